@@ -1,0 +1,882 @@
+//! [`Lexer`]: splits an exposition into [`Entry`]s, line by line, without copying.
+//!
+//! Names, label values and help texts are borrowed from the input unless they contain a
+//! backslash escape, in which case that one string is unescaped into an owned copy. The
+//! label pairs of the latest sample line live in a buffer the lexer reuses
+//! ([`Lexer::labels`]), so lexing a line allocates nothing in the common case.
+//!
+//! Grammar differences between the formats that the lexer enforces:
+//!
+//! | | text 0.0.4 | OpenMetrics 1.0 |
+//! |---|---|---|
+//! | separators | one or more spaces or tabs | exactly one space |
+//! | blank lines, other `#` comments | ignored | errors |
+//! | trailing comma in `{...}` | allowed | error |
+//! | timestamp | integer milliseconds | decimal seconds |
+//! | exemplar `# {...} v [ts]` | error | allowed |
+//! | help escapes | `\\`, `\n` | `\\`, `\n`, `\"` |
+//! | end | end of input | `# EOF`, then nothing |
+
+use std::borrow::Cow;
+
+use super::error::{ParseError, ParseErrorKind};
+use super::float::{parse_float, parse_ms, parse_seconds_to_ms};
+use super::Format;
+use crate::name::{is_legacy_label_name, is_legacy_metric_name};
+use crate::MetricType;
+
+/// A label pair as lexed: name and unescaped value.
+pub type LabelPair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// Above this many labels on a line, duplicate names are found by the label-set builder
+/// (sorting) instead of by the lexer's quadratic scan.
+const LINEAR_DUPLICATE_CHECK_MAX: usize = 64;
+
+/// One line of an exposition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry<'a> {
+    /// `# HELP name text`.
+    Help {
+        /// The family name.
+        name: Cow<'a, str>,
+        /// The help text, unescaped.
+        text: Cow<'a, str>,
+    },
+    /// `# TYPE name type`.
+    Type {
+        /// The family name as written.
+        name: Cow<'a, str>,
+        /// The type.
+        metric_type: MetricType,
+    },
+    /// `# UNIT name unit` (OpenMetrics).
+    Unit {
+        /// The family name.
+        name: Cow<'a, str>,
+        /// The unit.
+        unit: Cow<'a, str>,
+    },
+    /// A blank line or another comment (text format only).
+    Comment,
+    /// A sample line; its labels are in [`Lexer::labels`].
+    Sample(SampleLine<'a>),
+    /// OpenMetrics' `# EOF`.
+    Eof,
+}
+
+/// The parts of a sample line other than its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleLine<'a> {
+    /// The sample name (e.g. `foo_bucket`).
+    pub name: Cow<'a, str>,
+    /// The value.
+    pub value: f64,
+    /// The timestamp in milliseconds, if given.
+    pub timestamp_ms: Option<i64>,
+    /// An OpenMetrics exemplar's value and timestamp (seconds); its labels are in
+    /// [`Lexer::exemplar_labels`].
+    pub exemplar: Option<(f64, Option<f64>)>,
+}
+
+/// Streams the entries of an exposition. See the module documentation.
+#[derive(Debug)]
+pub struct Lexer<'a> {
+    input: &'a str,
+    format: Format,
+    /// Byte offset where the next line starts.
+    next: usize,
+    /// Byte offset where the current line starts.
+    line_start: usize,
+    /// 1-based number of the current line (0 before the first).
+    line: usize,
+    labels: Vec<LabelPair<'a>>,
+    exemplar_labels: Vec<LabelPair<'a>>,
+    eof_seen: bool,
+}
+
+/// A position-tagged error before it is turned into line and column.
+struct At(usize, ParseErrorKind);
+
+type LexResult<T> = Result<T, At>;
+
+impl<'a> Lexer<'a> {
+    /// A lexer over UTF-8 input. Use [`Lexer::from_bytes`] for unchecked bytes.
+    pub fn new(input: &'a str, format: Format) -> Self {
+        Self {
+            input,
+            format,
+            next: 0,
+            line_start: 0,
+            line: 0,
+            labels: Vec::new(),
+            exemplar_labels: Vec::new(),
+            eof_seen: false,
+        }
+    }
+
+    /// A lexer over raw bytes; invalid UTF-8 is an error naming its line and column.
+    pub fn from_bytes(input: &'a [u8], format: Format) -> Result<Self, ParseError> {
+        match std::str::from_utf8(input) {
+            Ok(s) => Ok(Self::new(s, format)),
+            Err(e) => {
+                let valid = &input[..e.valid_up_to()];
+                let line_start = memchr::memrchr(b'\n', valid).map_or(0, |i| i + 1);
+                let line = memchr::memchr_iter(b'\n', valid).count() + 1;
+                // The prefix is valid UTF-8, so this cannot fail; fall back to bytes anyway.
+                let column = std::str::from_utf8(&valid[line_start..])
+                    .map_or(valid.len() - line_start, |s| s.chars().count())
+                    + 1;
+                Err(ParseError {
+                    line,
+                    column,
+                    kind: ParseErrorKind::InvalidUtf8,
+                })
+            }
+        }
+    }
+
+    /// The format being lexed.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// 1-based number of the line of the latest entry.
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The labels of the latest sample line, in the order written.
+    pub fn labels(&self) -> &[LabelPair<'a>] {
+        &self.labels
+    }
+
+    /// Mutable access to the latest labels (the parser sorts them in place).
+    pub fn labels_mut(&mut self) -> &mut [LabelPair<'a>] {
+        &mut self.labels
+    }
+
+    /// The labels of the latest sample line's exemplar.
+    pub fn exemplar_labels(&self) -> &[LabelPair<'a>] {
+        &self.exemplar_labels
+    }
+
+    /// An error at column 1 of the latest line, for problems found above the lexer.
+    pub fn error(&self, kind: ParseErrorKind) -> ParseError {
+        ParseError {
+            line: self.line.max(1),
+            column: 1,
+            kind,
+        }
+    }
+
+    /// An error at the end of the input (for a missing `# EOF`).
+    pub fn error_at_end(&self, kind: ParseErrorKind) -> ParseError {
+        let lines = memchr::memchr_iter(b'\n', self.input.as_bytes()).count();
+        let tail = &self.input[memchr::memrchr(b'\n', self.input.as_bytes()).map_or(0, |i| i + 1)..];
+        ParseError {
+            line: lines + 1,
+            column: tail.chars().count() + 1,
+            kind,
+        }
+    }
+
+    fn to_error(&self, at: At) -> ParseError {
+        let line_text = &self.input[self.line_start..];
+        let offset = at.0.min(line_text.len());
+        let column = line_text
+            .get(..offset)
+            .map_or(offset, |s| s.chars().count())
+            + 1;
+        ParseError {
+            line: self.line,
+            column,
+            kind: at.1,
+        }
+    }
+
+    /// The next entry, `None` at the end of the input.
+    pub fn next_entry(&mut self) -> Result<Option<Entry<'a>>, ParseError> {
+        if self.next >= self.input.len() {
+            return Ok(None);
+        }
+        let rest = &self.input[self.next..];
+        let len = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        let line = &rest[..len];
+        self.line_start = self.next;
+        self.next += len + 1;
+        self.line += 1;
+        if self.eof_seen {
+            return Err(self.to_error(At(0, ParseErrorKind::DataAfterEof)));
+        }
+        let entry = match self.format {
+            Format::Text => self.lex_text_line(line),
+            Format::OpenMetrics => self.lex_openmetrics_line(line),
+        };
+        match entry {
+            Ok(Entry::Eof) => {
+                self.eof_seen = true;
+                Ok(Some(Entry::Eof))
+            }
+            Ok(entry) => Ok(Some(entry)),
+            Err(at) => Err(self.to_error(at)),
+        }
+    }
+
+    fn lex_text_line(&mut self, line: &'a str) -> LexResult<Entry<'a>> {
+        let mut c = Cursor::new(line, Format::Text);
+        c.skip_blanks();
+        match c.peek() {
+            None => Ok(Entry::Comment),
+            Some(b'#') => {
+                c.pos += 1;
+                c.skip_blanks();
+                let start = c.pos;
+                let word = c.take_while(|b| b != b' ' && b != b'\t');
+                match word {
+                    "HELP" | "TYPE" if c.peek().is_some() => {
+                        c.skip_blanks();
+                        self.lex_metadata(c, word, start)
+                    }
+                    _ => Ok(Entry::Comment),
+                }
+            }
+            Some(_) => self.lex_sample(c),
+        }
+    }
+
+    fn lex_openmetrics_line(&mut self, line: &'a str) -> LexResult<Entry<'a>> {
+        let mut c = Cursor::new(line, Format::OpenMetrics);
+        match c.peek() {
+            None => Err(At(0, unexpected("a metric or a # line", "an empty line"))),
+            Some(b'#') => {
+                if line == "# EOF" {
+                    return Ok(Entry::Eof);
+                }
+                c.expect_str("# ", "\"# \"")?;
+                let start = c.pos;
+                let word = c.take_while(|b| b != b' ');
+                match word {
+                    "HELP" | "TYPE" | "UNIT" => {
+                        c.expect_separator()?;
+                        self.lex_metadata(c, word, start)
+                    }
+                    _ => Err(At(
+                        start,
+                        unexpected("HELP, TYPE, UNIT or EOF", excerpt(&line[start..])),
+                    )),
+                }
+            }
+            Some(_) => self.lex_sample(c),
+        }
+    }
+
+    /// Lexes what follows `# HELP `, `# TYPE ` or `# UNIT `.
+    fn lex_metadata(
+        &mut self,
+        mut c: Cursor<'a>,
+        word: &'a str,
+        word_start: usize,
+    ) -> LexResult<Entry<'a>> {
+        let name = c.metric_name_token()?;
+        match word {
+            "HELP" => {
+                let text = if c.at_end() {
+                    Cow::Borrowed("")
+                } else {
+                    c.expect_separator()?;
+                    c.help_text()?
+                };
+                Ok(Entry::Help { name, text })
+            }
+            "TYPE" => {
+                c.expect_separator()?;
+                let start = c.pos;
+                let word = c.take_while(|b| b != b' ' && b != b'\t');
+                let metric_type = match self.format {
+                    Format::Text => MetricType::from_text_name(word),
+                    Format::OpenMetrics => MetricType::from_openmetrics_name(word),
+                }
+                .ok_or_else(|| At(start, ParseErrorKind::UnknownType(word.to_owned())))?;
+                c.expect_line_end()?;
+                Ok(Entry::Type { name, metric_type })
+            }
+            "UNIT" => {
+                let unit = if c.at_end() {
+                    ""
+                } else {
+                    c.expect_separator()?;
+                    let start = c.pos;
+                    let unit = c.take_while(|b| b != b' ' && b != b'\t');
+                    if !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+                        return Err(At(start, invalid_name("unit", unit)));
+                    }
+                    unit
+                };
+                c.expect_line_end()?;
+                Ok(Entry::Unit {
+                    name,
+                    unit: Cow::Borrowed(unit),
+                })
+            }
+            _ => Err(At(word_start, unexpected("HELP, TYPE or UNIT", word))),
+        }
+    }
+
+    fn lex_sample(&mut self, mut c: Cursor<'a>) -> LexResult<Entry<'a>> {
+        self.labels.clear();
+        self.exemplar_labels.clear();
+        let mut name = None;
+        if c.peek() != Some(b'{') {
+            name = Some(c.metric_name_token()?);
+            if self.format == Format::Text {
+                // `name {labels}` is valid text format; keep the blank if no `{` follows.
+                let before = c.pos;
+                c.skip_blanks();
+                if c.peek() != Some(b'{') {
+                    c.pos = before;
+                }
+            }
+        }
+        if c.peek() == Some(b'{') {
+            let start = c.pos;
+            let quoted = c.label_set(&mut self.labels, name.is_none())?;
+            match (quoted, &name) {
+                (Some(n), None) => name = Some(n),
+                (Some(_), Some(_)) => {
+                    return Err(At(start, ParseErrorKind::ReservedLabel("__name__".into())))
+                }
+                (None, None) => return Err(At(start, unexpected("a metric name", "\"{\""))),
+                (None, Some(_)) => {}
+            }
+        }
+        let name = name.ok_or_else(|| At(c.pos, unexpected("a metric name", c.found())))?;
+        c.expect_separator()?;
+        let start = c.pos;
+        let token = c.token();
+        let value =
+            parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
+        let mut line = SampleLine {
+            name,
+            value,
+            timestamp_ms: None,
+            exemplar: None,
+        };
+        if c.at_end() {
+            return Ok(Entry::Sample(line));
+        }
+        c.expect_separator()?;
+        if c.at_end() && self.format == Format::Text {
+            return Ok(Entry::Sample(line));
+        }
+        if c.peek() != Some(b'#') {
+            let start = c.pos;
+            let token = c.token();
+            line.timestamp_ms = match self.format {
+                Format::Text => parse_ms(token),
+                Format::OpenMetrics => parse_seconds_to_ms(token),
+            };
+            if line.timestamp_ms.is_none() {
+                return Err(At(start, ParseErrorKind::InvalidTimestamp(token.to_owned())));
+            }
+            if c.at_end() {
+                return Ok(Entry::Sample(line));
+            }
+            c.expect_separator()?;
+            if c.at_end() && self.format == Format::Text {
+                return Ok(Entry::Sample(line));
+            }
+        }
+        if self.format == Format::Text || c.peek() != Some(b'#') {
+            return Err(At(c.pos, unexpected("end of line", c.found())));
+        }
+        line.exemplar = Some(self.lex_exemplar(c)?);
+        Ok(Entry::Sample(line))
+    }
+
+    /// Lexes ` # {labels} value [timestamp]` (the cursor is at `#`).
+    fn lex_exemplar(&mut self, mut c: Cursor<'a>) -> LexResult<(f64, Option<f64>)> {
+        c.expect_str("# ", "\"# \" before an exemplar")?;
+        if c.peek() != Some(b'{') {
+            return Err(At(c.pos, unexpected("\"{\" opening exemplar labels", c.found())));
+        }
+        if c.label_set(&mut self.exemplar_labels, false)?.is_some() {
+            return Err(At(c.pos, ParseErrorKind::InvalidExemplar("exemplar with a metric name")));
+        }
+        c.expect_separator()?;
+        let start = c.pos;
+        let token = c.token();
+        let value =
+            parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
+        let mut timestamp = None;
+        if !c.at_end() {
+            c.expect_separator()?;
+            let start = c.pos;
+            let token = c.token();
+            timestamp = Some(
+                parse_float(token)
+                    .filter(|t| t.is_finite())
+                    .ok_or_else(|| At(start, ParseErrorKind::InvalidTimestamp(token.to_owned())))?,
+            );
+            c.expect_line_end()?;
+        }
+        Ok((value, timestamp))
+    }
+}
+
+fn unexpected(expected: &'static str, found: impl Into<String>) -> ParseErrorKind {
+    ParseErrorKind::Unexpected {
+        expected,
+        found: found.into(),
+    }
+}
+
+fn invalid_name(what: &'static str, name: &str) -> ParseErrorKind {
+    ParseErrorKind::InvalidName {
+        what,
+        name: name.to_owned(),
+    }
+}
+
+fn invalid_value(token: &str, c: &Cursor<'_>, start: usize) -> ParseErrorKind {
+    if token.is_empty() {
+        unexpected("a sample value", c.found_at(start))
+    } else {
+        ParseErrorKind::InvalidValue(token.to_owned())
+    }
+}
+
+/// A short, printable excerpt of what was found, for error messages.
+fn excerpt(s: &str) -> String {
+    if s.is_empty() {
+        return "end of line".to_owned();
+    }
+    let cut: String = s.chars().take(16).collect();
+    if cut.len() < s.len() {
+        format!("{:?}...", cut)
+    } else {
+        format!("{cut:?}")
+    }
+}
+
+/// A position within one line.
+struct Cursor<'a> {
+    line: &'a str,
+    pos: usize,
+    format: Format,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(line: &'a str, format: Format) -> Self {
+        Self {
+            line,
+            pos: 0,
+            format,
+        }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.line.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn at_end(&self) -> bool {
+        self.pos >= self.line.len()
+    }
+
+    fn found(&self) -> String {
+        self.found_at(self.pos)
+    }
+
+    fn found_at(&self, pos: usize) -> String {
+        excerpt(self.line.get(pos..).unwrap_or(""))
+    }
+
+    fn skip_blanks(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// One space in OpenMetrics, one or more spaces or tabs in text.
+    fn expect_separator(&mut self) -> LexResult<()> {
+        match (self.format, self.peek()) {
+            (Format::OpenMetrics, Some(b' ')) => {
+                self.pos += 1;
+                if self.peek() == Some(b' ') {
+                    return Err(At(self.pos, unexpected("a single space", "a second space")));
+                }
+                Ok(())
+            }
+            (Format::Text, Some(b' ' | b'\t')) => {
+                self.skip_blanks();
+                Ok(())
+            }
+            _ => Err(At(self.pos, unexpected("a space", self.found()))),
+        }
+    }
+
+    fn expect_str(&mut self, s: &str, what: &'static str) -> LexResult<()> {
+        if self.line[self.pos..].starts_with(s) {
+            self.pos += s.len();
+            Ok(())
+        } else {
+            Err(At(self.pos, unexpected(what, self.found())))
+        }
+    }
+
+    /// End of line, after optional trailing blanks in the text format.
+    fn expect_line_end(&mut self) -> LexResult<()> {
+        if self.format == Format::Text {
+            self.skip_blanks();
+        }
+        if self.at_end() {
+            Ok(())
+        } else {
+            Err(At(self.pos, unexpected("end of line", self.found())))
+        }
+    }
+
+    fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(&keep) {
+            self.pos += 1;
+        }
+        // Only ASCII bytes stop the loop, so both ends sit on character boundaries.
+        &self.line[start..self.pos]
+    }
+
+    /// A token up to the next blank.
+    fn token(&mut self) -> &'a str {
+        self.take_while(|b| b != b' ' && b != b'\t')
+    }
+
+    /// A metric name: legacy characters, or a quoted UTF-8 name.
+    fn metric_name_token(&mut self) -> LexResult<Cow<'a, str>> {
+        let start = self.pos;
+        if self.peek() == Some(b'"') {
+            let name = self.quoted()?;
+            if name.is_empty() {
+                return Err(At(start, invalid_name("metric name", "")));
+            }
+            return Ok(name);
+        }
+        let name = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        if name.is_empty() {
+            return Err(At(start, unexpected("a metric name", self.found())));
+        }
+        if !is_legacy_metric_name(name) {
+            return Err(At(start, invalid_name("metric name", name)));
+        }
+        if let Some(b) = self.peek() {
+            if !matches!(b, b' ' | b'\t' | b'{') {
+                let end = self.line[self.pos..]
+                    .find([' ', '\t', '{'])
+                    .map_or(self.line.len(), |i| self.pos + i);
+                return Err(At(start, invalid_name("metric name", &self.line[start..end])));
+            }
+        }
+        Ok(Cow::Borrowed(name))
+    }
+
+    /// A double-quoted string with `\\`, `\"` and `\n` escapes; the cursor is at `"`.
+    fn quoted(&mut self) -> LexResult<Cow<'a, str>> {
+        self.pos += 1;
+        let start = self.pos;
+        let rest = &self.bytes()[start..];
+        let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
+            self.pos = self.line.len();
+            return Err(At(self.pos, unexpected("a closing '\"'", "end of line")));
+        };
+        if rest[stop] == b'"' {
+            self.pos = start + stop + 1;
+            return Ok(Cow::Borrowed(&self.line[start..start + stop]));
+        }
+        let mut out = String::with_capacity(stop + 16);
+        out.push_str(&self.line[start..start + stop]);
+        self.pos = start + stop;
+        loop {
+            let rest = &self.bytes()[self.pos..];
+            let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
+                self.pos = self.line.len();
+                return Err(At(self.pos, unexpected("a closing '\"'", "end of line")));
+            };
+            out.push_str(&self.line[self.pos..self.pos + stop]);
+            self.pos += stop;
+            if rest[stop] == b'"' {
+                self.pos += 1;
+                return Ok(Cow::Owned(out));
+            }
+            let escape_at = self.pos;
+            self.pos += 1;
+            match self.peek() {
+                Some(b'\\') => out.push('\\'),
+                Some(b'"') => out.push('"'),
+                Some(b'n') => out.push('\n'),
+                _ => return Err(At(escape_at, self.bad_escape(escape_at))),
+            }
+            self.pos += 1;
+        }
+    }
+
+    fn bad_escape(&self, at: usize) -> ParseErrorKind {
+        match self.line[at + 1..].chars().next() {
+            Some(ch) => ParseErrorKind::InvalidEscape(ch),
+            None => unexpected("an escaped character", "end of line"),
+        }
+    }
+
+    /// Help text to the end of the line, unescaped.
+    fn help_text(&mut self) -> LexResult<Cow<'a, str>> {
+        let text = &self.line[self.pos..];
+        if !text.contains('\\') {
+            self.pos = self.line.len();
+            return Ok(Cow::Borrowed(text));
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.char_indices();
+        while let Some((i, ch)) = chars.next() {
+            if ch != '\\' {
+                out.push(ch);
+                continue;
+            }
+            match chars.next() {
+                Some((_, '\\')) => out.push('\\'),
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, '"')) if self.format == Format::OpenMetrics => out.push('"'),
+                Some((_, other)) => {
+                    return Err(At(self.pos + i, ParseErrorKind::InvalidEscape(other)))
+                }
+                None => {
+                    return Err(At(
+                        self.pos + i,
+                        unexpected("an escaped character", "end of line"),
+                    ))
+                }
+            }
+        }
+        self.pos = self.line.len();
+        Ok(Cow::Owned(out))
+    }
+
+    /// `{name="value", ...}`; the cursor is at `{`. Pairs go into `out`. When `name_allowed`,
+    /// a lone quoted string is the metric name and is returned.
+    fn label_set(
+        &mut self,
+        out: &mut Vec<LabelPair<'a>>,
+        name_allowed: bool,
+    ) -> LexResult<Option<Cow<'a, str>>> {
+        let text = self.format == Format::Text;
+        self.pos += 1;
+        let mut metric_name = None;
+        let mut first = true;
+        loop {
+            if text {
+                self.skip_blanks();
+            }
+            if self.peek() == Some(b'}') && (text || first) {
+                self.pos += 1;
+                return Ok(metric_name);
+            }
+            let start = self.pos;
+            let (name, quoted) = match self.peek() {
+                Some(b'"') => (self.quoted()?, true),
+                _ => (
+                    Cow::Borrowed(self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_')),
+                    false,
+                ),
+            };
+            if text {
+                self.skip_blanks();
+            }
+            if quoted && first && name_allowed && matches!(self.peek(), Some(b',' | b'}')) {
+                if name.is_empty() {
+                    return Err(At(start, invalid_name("metric name", "")));
+                }
+                metric_name = Some(name);
+            } else {
+                self.label_pair(out, name, quoted, start)?;
+            }
+            first = false;
+            if text {
+                self.skip_blanks();
+            }
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(metric_name);
+                }
+                _ => return Err(At(self.pos, unexpected("',' or '}'", self.found()))),
+            }
+        }
+    }
+
+    /// The `="value"` part of a label, checking the name it follows.
+    fn label_pair(
+        &mut self,
+        out: &mut Vec<LabelPair<'a>>,
+        name: Cow<'a, str>,
+        quoted: bool,
+        start: usize,
+    ) -> LexResult<()> {
+        if name.is_empty() {
+            return Err(if quoted {
+                At(start, invalid_name("label name", ""))
+            } else {
+                At(start, unexpected("a label name", self.found_at(start)))
+            });
+        }
+        if !quoted && !is_legacy_label_name(&name) {
+            return Err(At(start, invalid_name("label name", &name)));
+        }
+        if name == "__name__" {
+            return Err(At(start, ParseErrorKind::ReservedLabel(name.into_owned())));
+        }
+        if out.len() < LINEAR_DUPLICATE_CHECK_MAX && out.iter().any(|(n, _)| *n == name) {
+            return Err(At(start, ParseErrorKind::DuplicateLabel(name.into_owned())));
+        }
+        if self.peek() != Some(b'=') {
+            return Err(At(self.pos, unexpected("'='", self.found())));
+        }
+        self.pos += 1;
+        if self.format == Format::Text {
+            self.skip_blanks();
+        }
+        if self.peek() != Some(b'"') {
+            return Err(At(self.pos, unexpected("'\"' opening a label value", self.found())));
+        }
+        let value = self.quoted()?;
+        out.push((name, value));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lex_all(input: &str, format: Format) -> Result<Vec<String>, ParseError> {
+        let mut lexer = Lexer::new(input, format);
+        let mut out = Vec::new();
+        while let Some(entry) = lexer.next_entry()? {
+            out.push(match entry {
+                Entry::Sample(s) => format!(
+                    "{}{:?}={}@{:?}ex{:?}{:?}",
+                    s.name,
+                    lexer.labels(),
+                    s.value,
+                    s.timestamp_ms,
+                    s.exemplar,
+                    lexer.exemplar_labels()
+                ),
+                other => format!("{other:?}"),
+            });
+        }
+        Ok(out)
+    }
+
+    fn err(input: &str, format: Format) -> (usize, usize, String) {
+        let e = lex_all(input, format).unwrap_err();
+        (e.line, e.column, e.kind.to_string())
+    }
+
+    #[test]
+    fn text_sample_lines() {
+        let out = lex_all(
+            "a 1\nb{x=\"1\",y=\"q\\\"\\n\\\\\"} 2 1000\n  c\t{ z = \"3\" , } -Inf \n",
+            Format::Text,
+        )
+        .unwrap();
+        assert_eq!(out[0], "a[]=1@NoneexNone[]");
+        assert_eq!(
+            out[1],
+            r#"b[("x", "1"), ("y", "q\"\n\\")]=2@Some(1000)exNone[]"#
+        );
+        assert_eq!(out[2], r#"c[("z", "3")]=-inf@NoneexNone[]"#);
+    }
+
+    #[test]
+    fn labels_are_borrowed_unless_escaped() {
+        let mut lexer = Lexer::new("a{x=\"plain\",y=\"es\\\\c\"} 1\n", Format::Text);
+        lexer.next_entry().unwrap();
+        assert!(matches!(lexer.labels()[0].1, Cow::Borrowed("plain")));
+        assert!(matches!(&lexer.labels()[1].1, Cow::Owned(s) if s == "es\\c"));
+    }
+
+    #[test]
+    fn utf8_quoted_names() {
+        let out = lex_all("{\"my.metric\", \"la.bel\"=\"v\"} 1\n", Format::Text).unwrap();
+        assert_eq!(out[0], r#"my.metric[("la.bel", "v")]=1@NoneexNone[]"#);
+        let out = lex_all("# TYPE \"my.metric\" gauge\n", Format::Text).unwrap();
+        assert_eq!(
+            out[0],
+            r#"Type { name: "my.metric", metric_type: Gauge }"#
+        );
+    }
+
+    #[test]
+    fn text_metadata_and_comments() {
+        let out = lex_all(
+            "# HELP a Some \\\\ help\\n.\n# TYPE a counter\n# just a comment\n\n#\n",
+            Format::Text,
+        )
+        .unwrap();
+        assert_eq!(out[0], r#"Help { name: "a", text: "Some \\ help\n." }"#);
+        assert_eq!(out[1], r#"Type { name: "a", metric_type: Counter }"#);
+        assert_eq!(out[2..], ["Comment", "Comment", "Comment"]);
+    }
+
+    #[test]
+    fn openmetrics_lines() {
+        let out = lex_all(
+            "# TYPE a counter\n# UNIT a_seconds seconds\na_total{x=\"1\"} 2 1.5 # {trace_id=\"t\"} 0.5 1.25\n# EOF\n",
+            Format::OpenMetrics,
+        )
+        .unwrap();
+        assert_eq!(
+            out[2],
+            r#"a_total[("x", "1")]=2@Some(1500)exSome((0.5, Some(1.25)))[("trace_id", "t")]"#
+        );
+        assert_eq!(out[3], "Eof");
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        assert_eq!(
+            err("a 1\nb{x=\"1\" y=\"2\"} 1\n", Format::Text),
+            (2, 9, "expected ',' or '}', found \"y=\\\"2\\\"} 1\"".into())
+        );
+        assert_eq!(err("a{x=\"1} 2\n", Format::Text).0, 1);
+        assert_eq!(err("a 1 2 3\n", Format::Text), (1, 7, "expected end of line, found \"3\"".into()));
+        assert_eq!(err("a one\n", Format::Text), (1, 3, "invalid sample value \"one\"".into()));
+        assert_eq!(err("a 1 x\n", Format::Text), (1, 5, "invalid timestamp \"x\"".into()));
+        assert_eq!(err("a-b 1\n", Format::Text), (1, 1, "invalid metric name \"a-b\"".into()));
+        assert_eq!(err("1a 1\n", Format::Text), (1, 1, "invalid metric name \"1a\"".into()));
+        assert_eq!(err("a{x=\"\\t\"} 1\n", Format::Text), (1, 6, "invalid escape sequence \"\\t\"".into()));
+        assert_eq!(err("a{x=\"1\",x=\"2\"} 1\n", Format::Text).2, "duplicate label name \"x\"");
+        assert_eq!(err("a{__name__=\"b\"} 1\n", Format::Text).2, "label \"__name__\" is not allowed here");
+        assert_eq!(err("a\n", Format::Text).2, "expected a space, found end of line");
+        assert_eq!(err("# TYPE a nope\n", Format::Text).2, "unknown metric type \"nope\"");
+        // Columns count characters, not bytes.
+        assert_eq!(err("a{x=\"é\" y} 1\n", Format::Text).1, 9);
+    }
+
+    #[test]
+    fn openmetrics_is_strict() {
+        assert_eq!(err("\n", Format::OpenMetrics).2, "expected a metric or a # line, found an empty line");
+        assert_eq!(err("a  1\n", Format::OpenMetrics).2, "expected a single space, found a second space");
+        assert_eq!(err("# comment\n", Format::OpenMetrics).2, "expected HELP, TYPE, UNIT or EOF, found \"comment\"");
+        assert_eq!(err("a{x=\"1\",} 1\n", Format::OpenMetrics).2, "expected a label name, found \"} 1\"");
+        assert_eq!(err("# EOF\na 1\n", Format::OpenMetrics), (2, 1, "content after \"# EOF\"".into()));
+        assert!(lex_all("a 1 # {x=\"1\"} 1\n", Format::Text).is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let e = Lexer::from_bytes(b"a 1\nb{x=\"\xff\"} 1\n", Format::Text).unwrap_err();
+        assert_eq!((e.line, e.column, e.kind), (2, 6, ParseErrorKind::InvalidUtf8));
+    }
+}
