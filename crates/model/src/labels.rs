@@ -63,9 +63,7 @@ impl Labels {
         N: AsRef<str>,
         V: AsRef<str>,
     {
-        let sorted = pairs
-            .windows(2)
-            .all(|w| w[0].0.as_ref() < w[1].0.as_ref());
+        let sorted = pairs.windows(2).all(|w| w[0].0.as_ref() < w[1].0.as_ref());
         if !sorted {
             pairs.sort_unstable_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
         }
@@ -73,7 +71,7 @@ impl Labels {
     }
 
     /// Builds from pairs already sorted by name; a repeated or empty name is an error.
-    fn from_sorted<'a>(
+    pub(crate) fn from_sorted<'a>(
         pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     ) -> Result<Self, LabelsError> {
         let mut total = 0usize;

@@ -117,6 +117,25 @@ pub enum ParseErrorKind {
         /// The unit.
         unit: String,
     },
+    /// The samples of a family are split by another family (OpenMetrics requires them
+    /// to be contiguous).
+    InterleavedFamily(String),
+    /// A series lacks a sample its type requires (an OpenMetrics counter without `_total`).
+    MissingSample {
+        /// The series.
+        series: String,
+        /// The missing sample's suffix.
+        suffix: &'static str,
+    },
+    /// A label whose value must be a number (`le`, `quantile`) or otherwise constrained.
+    InvalidLabelValue {
+        /// The label.
+        label: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// OpenMetrics histogram buckets not in increasing `le` order.
+    UnorderedBuckets(String),
     /// OpenMetrics input without the final `# EOF`.
     MissingEof,
     /// Content after OpenMetrics' `# EOF`.
@@ -131,7 +150,9 @@ impl fmt::Display for ParseErrorKind {
             Self::InvalidUtf8 => f.write_str("invalid UTF-8"),
             Self::Unexpected { expected, found } => write!(f, "expected {expected}, found {found}"),
             Self::InvalidName { what, name } => write!(f, "invalid {what} {name:?}"),
-            Self::InvalidEscape(c) => write!(f, "invalid escape sequence \"\\{}\"", c.escape_debug()),
+            Self::InvalidEscape(c) => {
+                write!(f, "invalid escape sequence \"\\{}\"", c.escape_debug())
+            }
             Self::InvalidValue(v) => write!(f, "invalid sample value {v:?}"),
             Self::InvalidTimestamp(v) => write!(f, "invalid timestamp {v:?}"),
             Self::UnknownType(t) => write!(f, "unknown metric type {t:?}"),
@@ -148,28 +169,58 @@ impl fmt::Display for ParseErrorKind {
                 name,
                 existing,
                 new,
-            } => write!(f, "type conflict for metric {name:?}: already {existing}, now {new}"),
+            } => write!(
+                f,
+                "type conflict for metric {name:?}: already {existing}, now {new}"
+            ),
             Self::DuplicateSeries(s) => write!(f, "duplicate series {s}"),
             Self::UnexpectedSample {
                 sample,
                 family,
                 family_type,
-            } => write!(f, "sample {sample:?} does not belong to {family_type} family {family:?}"),
+            } => write!(
+                f,
+                "sample {sample:?} does not belong to {family_type} family {family:?}"
+            ),
             Self::MissingLabel { sample, label } => {
                 write!(f, "sample {sample:?} is missing the {label:?} label")
             }
             Self::MissingInfBucket(s) => write!(f, "histogram {s} has no +Inf bucket"),
             Self::DecreasingBucket { series, le } => {
-                write!(f, "histogram {series}: bucket le=\"{le}\" is lower than a smaller bucket")
+                write!(
+                    f,
+                    "histogram {series}: bucket le=\"{le}\" is lower than a smaller bucket"
+                )
             }
-            Self::CountMismatch(s) => write!(f, "histogram {s}: _count differs from the +Inf bucket"),
+            Self::CountMismatch(s) => {
+                write!(f, "histogram {s}: _count differs from the +Inf bucket")
+            }
             Self::InvalidSampleValue { sample, reason } => {
                 write!(f, "invalid value for {sample:?}: {reason}")
             }
             Self::TimestampMismatch(s) => write!(f, "samples of {s} carry different timestamps"),
             Self::InvalidExemplar(why) => write!(f, "invalid exemplar: {why}"),
             Self::UnitMismatch { family, unit } => {
-                write!(f, "unit {unit:?} is not a suffix of metric family name {family:?}")
+                write!(
+                    f,
+                    "unit {unit:?} is not a suffix of metric family name {family:?}"
+                )
+            }
+            Self::InterleavedFamily(family) => {
+                write!(
+                    f,
+                    "samples of metric family {family:?} are split by another family"
+                )
+            }
+            Self::MissingSample { series, suffix } => write!(f, "{series} has no {suffix} sample"),
+            Self::InvalidLabelValue { label, value } => {
+                write!(f, "invalid value {value:?} for label {label:?}")
+            }
+            Self::UnorderedBuckets(s) => {
+                write!(
+                    f,
+                    "histogram {s}: buckets are not in increasing \"le\" order"
+                )
             }
             Self::MissingEof => f.write_str("missing \"# EOF\" at the end of OpenMetrics input"),
             Self::DataAfterEof => f.write_str("content after \"# EOF\""),

@@ -45,9 +45,9 @@ pub(crate) fn write_seconds_from_ms(out: &mut Vec<u8>, ms: i64) {
             b'0' + (frac / 10 % 10) as u8,
             b'0' + (frac % 10) as u8,
         ];
-        let len = if frac % 100 == 0 {
+        let len = if frac.is_multiple_of(100) {
             1
-        } else if frac % 10 == 0 {
+        } else if frac.is_multiple_of(10) {
             2
         } else {
             3
@@ -128,7 +128,14 @@ mod tests {
         assert_eq!(float(f64::INFINITY), "+Inf");
         assert_eq!(float(f64::NEG_INFINITY), "-Inf");
         assert_eq!(float(1e21), "1e21");
-        for v in [1e-7, 123.456, 1e300, f64::MIN_POSITIVE, 9.007199254740993e15, 0.1 + 0.2] {
+        for v in [
+            1e-7,
+            123.456,
+            1e300,
+            f64::MIN_POSITIVE,
+            9.007199254740993e15,
+            0.1 + 0.2,
+        ] {
             assert_eq!(parse_float(&float(v)), Some(v), "{v}");
         }
     }
@@ -153,8 +160,14 @@ mod tests {
         assert_eq!(secs(1_700_000_000_100), "1700000000.1");
         assert_eq!(secs(1_700_000_000_000), "1700000000");
         assert_eq!(secs(-1500), "-1.5");
-        assert_eq!(parse_seconds_to_ms("1700000000.123"), Some(1_700_000_000_123));
-        assert_eq!(parse_seconds_to_ms("1700000000.1239"), Some(1_700_000_000_123));
+        assert_eq!(
+            parse_seconds_to_ms("1700000000.123"),
+            Some(1_700_000_000_123)
+        );
+        assert_eq!(
+            parse_seconds_to_ms("1700000000.1239"),
+            Some(1_700_000_000_123)
+        );
         assert_eq!(parse_seconds_to_ms("-1.5"), Some(-1500));
         assert_eq!(parse_seconds_to_ms("1.7e9"), Some(1_700_000_000_000));
         assert_eq!(parse_seconds_to_ms("x"), None);

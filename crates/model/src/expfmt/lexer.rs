@@ -150,9 +150,10 @@ impl<'a> Lexer<'a> {
         &self.labels
     }
 
-    /// Mutable access to the latest labels (the parser sorts them in place).
-    pub fn labels_mut(&mut self) -> &mut [LabelPair<'a>] {
-        &mut self.labels
+    /// Both label buffers of the latest sample line at once: its labels (mutable, so a
+    /// parser can sort them in place) and its exemplar's labels.
+    pub fn sample_parts(&mut self) -> (&mut [LabelPair<'a>], &[LabelPair<'a>]) {
+        (&mut self.labels, &self.exemplar_labels)
     }
 
     /// The labels of the latest sample line's exemplar.
@@ -172,7 +173,8 @@ impl<'a> Lexer<'a> {
     /// An error at the end of the input (for a missing `# EOF`).
     pub fn error_at_end(&self, kind: ParseErrorKind) -> ParseError {
         let lines = memchr::memchr_iter(b'\n', self.input.as_bytes()).count();
-        let tail = &self.input[memchr::memrchr(b'\n', self.input.as_bytes()).map_or(0, |i| i + 1)..];
+        let tail =
+            &self.input[memchr::memrchr(b'\n', self.input.as_bytes()).map_or(0, |i| i + 1)..];
         ParseError {
             line: lines + 1,
             column: tail.chars().count() + 1,
@@ -307,7 +309,10 @@ impl<'a> Lexer<'a> {
                     c.expect_separator()?;
                     let start = c.pos;
                     let unit = c.take_while(|b| b != b' ' && b != b'\t');
-                    if !unit.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':') {
+                    if !unit
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':')
+                    {
                         return Err(At(start, invalid_name("unit", unit)));
                     }
                     unit
@@ -353,8 +358,7 @@ impl<'a> Lexer<'a> {
         c.expect_separator()?;
         let start = c.pos;
         let token = c.token();
-        let value =
-            parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
+        let value = parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
         let mut line = SampleLine {
             name,
             value,
@@ -376,7 +380,10 @@ impl<'a> Lexer<'a> {
                 Format::OpenMetrics => parse_seconds_to_ms(token),
             };
             if line.timestamp_ms.is_none() {
-                return Err(At(start, ParseErrorKind::InvalidTimestamp(token.to_owned())));
+                return Err(At(
+                    start,
+                    ParseErrorKind::InvalidTimestamp(token.to_owned()),
+                ));
             }
             if c.at_end() {
                 return Ok(Entry::Sample(line));
@@ -397,16 +404,21 @@ impl<'a> Lexer<'a> {
     fn lex_exemplar(&mut self, mut c: Cursor<'a>) -> LexResult<(f64, Option<f64>)> {
         c.expect_str("# ", "\"# \" before an exemplar")?;
         if c.peek() != Some(b'{') {
-            return Err(At(c.pos, unexpected("\"{\" opening exemplar labels", c.found())));
+            return Err(At(
+                c.pos,
+                unexpected("\"{\" opening exemplar labels", c.found()),
+            ));
         }
         if c.label_set(&mut self.exemplar_labels, false)?.is_some() {
-            return Err(At(c.pos, ParseErrorKind::InvalidExemplar("exemplar with a metric name")));
+            return Err(At(
+                c.pos,
+                ParseErrorKind::InvalidExemplar("exemplar with a metric name"),
+            ));
         }
         c.expect_separator()?;
         let start = c.pos;
         let token = c.token();
-        let value =
-            parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
+        let value = parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
         let mut timestamp = None;
         if !c.at_end() {
             c.expect_separator()?;
@@ -575,7 +587,10 @@ impl<'a> Cursor<'a> {
                 let end = self.line[self.pos..]
                     .find([' ', '\t', '{'])
                     .map_or(self.line.len(), |i| self.pos + i);
-                return Err(At(start, invalid_name("metric name", &self.line[start..end])));
+                return Err(At(
+                    start,
+                    invalid_name("metric name", &self.line[start..end]),
+                ));
             }
         }
         Ok(Cow::Borrowed(name))
@@ -746,7 +761,10 @@ impl<'a> Cursor<'a> {
             self.skip_blanks();
         }
         if self.peek() != Some(b'"') {
-            return Err(At(self.pos, unexpected("'\"' opening a label value", self.found())));
+            return Err(At(
+                self.pos,
+                unexpected("'\"' opening a label value", self.found()),
+            ));
         }
         let value = self.quoted()?;
         out.push((name, value));
@@ -811,10 +829,7 @@ mod tests {
         let out = lex_all("{\"my.metric\", \"la.bel\"=\"v\"} 1\n", Format::Text).unwrap();
         assert_eq!(out[0], r#"my.metric[("la.bel", "v")]=1@NoneexNone[]"#);
         let out = lex_all("# TYPE \"my.metric\" gauge\n", Format::Text).unwrap();
-        assert_eq!(
-            out[0],
-            r#"Type { name: "my.metric", metric_type: Gauge }"#
-        );
+        assert_eq!(out[0], r#"Type { name: "my.metric", metric_type: Gauge }"#);
     }
 
     #[test]
@@ -850,33 +865,81 @@ mod tests {
             (2, 9, "expected ',' or '}', found \"y=\\\"2\\\"} 1\"".into())
         );
         assert_eq!(err("a{x=\"1} 2\n", Format::Text).0, 1);
-        assert_eq!(err("a 1 2 3\n", Format::Text), (1, 7, "expected end of line, found \"3\"".into()));
-        assert_eq!(err("a one\n", Format::Text), (1, 3, "invalid sample value \"one\"".into()));
-        assert_eq!(err("a 1 x\n", Format::Text), (1, 5, "invalid timestamp \"x\"".into()));
-        assert_eq!(err("a-b 1\n", Format::Text), (1, 1, "invalid metric name \"a-b\"".into()));
-        assert_eq!(err("1a 1\n", Format::Text), (1, 1, "invalid metric name \"1a\"".into()));
-        assert_eq!(err("a{x=\"\\t\"} 1\n", Format::Text), (1, 6, "invalid escape sequence \"\\t\"".into()));
-        assert_eq!(err("a{x=\"1\",x=\"2\"} 1\n", Format::Text).2, "duplicate label name \"x\"");
-        assert_eq!(err("a{__name__=\"b\"} 1\n", Format::Text).2, "label \"__name__\" is not allowed here");
-        assert_eq!(err("a\n", Format::Text).2, "expected a space, found end of line");
-        assert_eq!(err("# TYPE a nope\n", Format::Text).2, "unknown metric type \"nope\"");
+        assert_eq!(
+            err("a 1 2 3\n", Format::Text),
+            (1, 7, "expected end of line, found \"3\"".into())
+        );
+        assert_eq!(
+            err("a one\n", Format::Text),
+            (1, 3, "invalid sample value \"one\"".into())
+        );
+        assert_eq!(
+            err("a 1 x\n", Format::Text),
+            (1, 5, "invalid timestamp \"x\"".into())
+        );
+        assert_eq!(
+            err("a-b 1\n", Format::Text),
+            (1, 1, "invalid metric name \"a-b\"".into())
+        );
+        assert_eq!(
+            err("1a 1\n", Format::Text),
+            (1, 1, "invalid metric name \"1a\"".into())
+        );
+        assert_eq!(
+            err("a{x=\"\\t\"} 1\n", Format::Text),
+            (1, 6, "invalid escape sequence \"\\t\"".into())
+        );
+        assert_eq!(
+            err("a{x=\"1\",x=\"2\"} 1\n", Format::Text).2,
+            "duplicate label name \"x\""
+        );
+        assert_eq!(
+            err("a{__name__=\"b\"} 1\n", Format::Text).2,
+            "label \"__name__\" is not allowed here"
+        );
+        assert_eq!(
+            err("a\n", Format::Text).2,
+            "expected a space, found end of line"
+        );
+        assert_eq!(
+            err("# TYPE a nope\n", Format::Text).2,
+            "unknown metric type \"nope\""
+        );
         // Columns count characters, not bytes.
         assert_eq!(err("a{x=\"é\" y} 1\n", Format::Text).1, 9);
     }
 
     #[test]
     fn openmetrics_is_strict() {
-        assert_eq!(err("\n", Format::OpenMetrics).2, "expected a metric or a # line, found an empty line");
-        assert_eq!(err("a  1\n", Format::OpenMetrics).2, "expected a single space, found a second space");
-        assert_eq!(err("# comment\n", Format::OpenMetrics).2, "expected HELP, TYPE, UNIT or EOF, found \"comment\"");
-        assert_eq!(err("a{x=\"1\",} 1\n", Format::OpenMetrics).2, "expected a label name, found \"} 1\"");
-        assert_eq!(err("# EOF\na 1\n", Format::OpenMetrics), (2, 1, "content after \"# EOF\"".into()));
+        assert_eq!(
+            err("\n", Format::OpenMetrics).2,
+            "expected a metric or a # line, found an empty line"
+        );
+        assert_eq!(
+            err("a  1\n", Format::OpenMetrics).2,
+            "expected a single space, found a second space"
+        );
+        assert_eq!(
+            err("# comment\n", Format::OpenMetrics).2,
+            "expected HELP, TYPE, UNIT or EOF, found \"comment\""
+        );
+        assert_eq!(
+            err("a{x=\"1\",} 1\n", Format::OpenMetrics).2,
+            "expected a label name, found \"} 1\""
+        );
+        assert_eq!(
+            err("# EOF\na 1\n", Format::OpenMetrics),
+            (2, 1, "content after \"# EOF\"".into())
+        );
         assert!(lex_all("a 1 # {x=\"1\"} 1\n", Format::Text).is_err());
     }
 
     #[test]
     fn invalid_utf8_is_located() {
         let e = Lexer::from_bytes(b"a 1\nb{x=\"\xff\"} 1\n", Format::Text).unwrap_err();
-        assert_eq!((e.line, e.column, e.kind), (2, 6, ParseErrorKind::InvalidUtf8));
+        assert_eq!(
+            (e.line, e.column, e.kind),
+            (2, 6, ParseErrorKind::InvalidUtf8)
+        );
     }
 }

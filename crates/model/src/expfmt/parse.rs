@@ -1,13 +1,775 @@
-//! [`parse`]: groups an exposition's lines into metric families. (Being written.)
+//! [`parse`]: groups an exposition's lines into metric families.
+//!
+//! The [`Lexer`] checks each line on its own; this module checks how lines fit together:
+//! which family a sample belongs to (by its name and the declared types), that no series
+//! appears twice, that histogram buckets are complete and cumulative, that metadata comes
+//! before samples and that two families' names do not collide.
+//!
+//! Every family owns the sample names its type produces (`foo_bucket`, `foo_sum`,
+//! `foo_count` for a histogram `foo`); one map from sample name to (family, role)
+//! resolves each line, and a clash between two families' sample names is a type conflict.
+//! Within a family, a hash table keyed by the label set (hashed from the lexer's borrowed
+//! pairs, so no allocation) finds the metric a line belongs to.
 
-use super::error::ParseError;
-use super::lexer::Lexer;
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hasher};
+
+use hashbrown::{HashMap, HashTable};
+
+use super::error::{ParseError, ParseErrorKind};
+use super::float::parse_float;
+use super::lexer::{Entry, LabelPair, Lexer, SampleLine};
 use super::Format;
-use crate::MetricFamily;
+use crate::{
+    Bucket, CounterValue, Exemplar, HistogramValue, Labels, LabelsError, Metric, MetricFamily,
+    MetricType, MetricValue, Quantile, State, SummaryValue, EXEMPLAR_MAX_LABEL_CHARS,
+};
 
 /// Parses a whole exposition into families, in order of first appearance.
+///
+/// In the text format a family whose samples are split by another family is merged; in
+/// OpenMetrics that is an error, as is a missing `# EOF`.
 pub fn parse(input: &[u8], format: Format) -> Result<Vec<MetricFamily>, ParseError> {
     let mut lexer = Lexer::from_bytes(input, format)?;
-    while lexer.next_entry()?.is_some() {}
-    Ok(Vec::new())
+    let mut builder = Builder::new(format);
+    let mut eof = false;
+    while let Some(entry) = lexer.next_entry()? {
+        let line = lexer.line();
+        let result = match entry {
+            Entry::Comment => Ok(()),
+            Entry::Eof => {
+                eof = true;
+                Ok(())
+            }
+            Entry::Help { name, text } => builder.help(name, text),
+            Entry::Type { name, metric_type } => builder.declare_type(name, metric_type),
+            Entry::Unit { name, unit } => builder.unit(name, unit),
+            Entry::Sample(sample) => {
+                let (labels, exemplar) = lexer.sample_parts();
+                builder.sample(&sample, labels, exemplar, line)
+            }
+        };
+        result.map_err(|kind| lexer.error(kind))?;
+    }
+    if format == Format::OpenMetrics && !eof {
+        return Err(lexer.error_at_end(ParseErrorKind::MissingEof));
+    }
+    builder.finish()
 }
+
+/// What a sample line contributes to its metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The value of a counter, gauge or unknown metric.
+    Value,
+    /// A histogram bucket (`le` label).
+    Bucket,
+    /// `_sum` / `_gsum`.
+    Sum,
+    /// `_count` / `_gcount`.
+    Count,
+    /// `_created`.
+    Created,
+    /// A summary quantile (`quantile` label).
+    Quantile,
+    /// An info metric's `_info` sample.
+    Info,
+    /// One state of a state set (label named after the family).
+    State,
+}
+
+/// The sample names a family of `metric_type` declared as `key` owns, with their roles.
+fn sample_names(format: Format, metric_type: MetricType, key: &str) -> Vec<(String, Role)> {
+    let with = |suffix: &str, role| (format!("{key}{suffix}"), role);
+    let om = format == Format::OpenMetrics;
+    match metric_type {
+        MetricType::Counter if om => {
+            vec![with("_total", Role::Value), with("_created", Role::Created)]
+        }
+        MetricType::Counter | MetricType::Gauge | MetricType::Unknown => {
+            vec![with("", Role::Value)]
+        }
+        MetricType::Histogram => {
+            let mut names = vec![
+                with("_bucket", Role::Bucket),
+                with("_sum", Role::Sum),
+                with("_count", Role::Count),
+            ];
+            if om {
+                names.push(with("_created", Role::Created));
+            }
+            names
+        }
+        MetricType::GaugeHistogram => vec![
+            with("_bucket", Role::Bucket),
+            with("_gsum", Role::Sum),
+            with("_gcount", Role::Count),
+        ],
+        MetricType::Summary => {
+            let mut names = vec![
+                with("", Role::Quantile),
+                with("_sum", Role::Sum),
+                with("_count", Role::Count),
+            ];
+            if om {
+                names.push(with("_created", Role::Created));
+            }
+            names
+        }
+        MetricType::Info => vec![with("_info", Role::Info)],
+        MetricType::StateSet => vec![with("", Role::State)],
+    }
+}
+
+/// The model name of a family declared as `key` (see `family.rs` on naming).
+fn model_name(format: Format, metric_type: MetricType, key: &str) -> String {
+    match (format, metric_type) {
+        (Format::OpenMetrics, MetricType::Counter) => format!("{key}_total"),
+        (Format::OpenMetrics, MetricType::Info) => format!("{key}_info"),
+        _ => key.to_owned(),
+    }
+}
+
+fn type_name(t: MetricType) -> &'static str {
+    t.as_openmetrics_name()
+}
+
+fn empty_value(metric_type: MetricType) -> MetricValue {
+    match metric_type {
+        MetricType::Counter => MetricValue::Counter(CounterValue::default()),
+        MetricType::Gauge => MetricValue::Gauge(0.0),
+        MetricType::Unknown => MetricValue::Unknown(0.0),
+        MetricType::Histogram | MetricType::GaugeHistogram => {
+            MetricValue::Histogram(HistogramValue::default())
+        }
+        MetricType::Summary => MetricValue::Summary(SummaryValue::default()),
+        MetricType::Info => MetricValue::Info,
+        MetricType::StateSet => MetricValue::StateSet(Vec::new()),
+    }
+}
+
+/// Bookkeeping per metric that the model does not keep.
+#[derive(Debug, Clone, Copy)]
+struct MetricState {
+    /// Which single-valued parts were seen (`SEEN_*` bits).
+    seen: u8,
+    /// Line of the latest sample, for errors found when the metric is complete.
+    line: usize,
+    /// Whether the buckets arrived out of `le` order (text format only).
+    unsorted: bool,
+}
+
+const SEEN_VALUE: u8 = 1;
+const SEEN_SUM: u8 = 2;
+const SEEN_COUNT: u8 = 4;
+const SEEN_CREATED: u8 = 8;
+
+/// A family being assembled.
+#[derive(Debug)]
+struct FamilyBuilder {
+    family: MetricFamily,
+    /// The name used in metadata lines.
+    key: Box<str>,
+    states: Vec<MetricState>,
+    /// Metric indexes by label-set hash.
+    index: HashTable<usize>,
+    typed: bool,
+    has_samples: bool,
+}
+
+impl FamilyBuilder {
+    fn new(format: Format, key: &str, metric_type: MetricType) -> Self {
+        Self {
+            family: MetricFamily::new(model_name(format, metric_type, key), metric_type),
+            key: key.into(),
+            states: Vec::new(),
+            index: HashTable::new(),
+            typed: false,
+            has_samples: false,
+        }
+    }
+}
+
+struct Builder {
+    format: Format,
+    families: Vec<FamilyBuilder>,
+    /// Family index by metadata name.
+    by_key: HashMap<Box<str>, usize>,
+    /// (family index, role) by sample name.
+    by_sample: HashMap<Box<str>, (usize, Role)>,
+    /// The family of the latest line.
+    current: Option<usize>,
+    hasher: foldhash::fast::RandomState,
+}
+
+type Step = Result<(), ParseErrorKind>;
+
+impl Builder {
+    fn new(format: Format) -> Self {
+        Self {
+            format,
+            families: Vec::new(),
+            by_key: HashMap::new(),
+            by_sample: HashMap::new(),
+            current: None,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// Registers a new family's sample names, or reports the clash.
+    fn register(&mut self, idx: usize) -> Step {
+        let fb = &self.families[idx];
+        let names = sample_names(self.format, fb.family.metric_type, &fb.key);
+        for (name, _) in &names {
+            if let Some(&(other, _)) = self.by_sample.get(name.as_str()) {
+                if other != idx {
+                    return Err(ParseErrorKind::TypeConflict {
+                        name: name.clone(),
+                        existing: type_name(self.families[other].family.metric_type),
+                        new: type_name(fb.family.metric_type),
+                    });
+                }
+            }
+        }
+        for (name, role) in names {
+            self.by_sample.insert(name.into_boxed_str(), (idx, role));
+        }
+        Ok(())
+    }
+
+    fn unregister(&mut self, idx: usize) {
+        self.by_sample.retain(|_, (i, _)| *i != idx);
+    }
+
+    fn new_family(&mut self, key: &str, metric_type: MetricType) -> Result<usize, ParseErrorKind> {
+        let idx = self.families.len();
+        self.families
+            .push(FamilyBuilder::new(self.format, key, metric_type));
+        if let Err(e) = self.register(idx) {
+            self.families.pop();
+            return Err(e);
+        }
+        self.by_key.insert(key.into(), idx);
+        Ok(idx)
+    }
+
+    /// The family a metadata line for `key` refers to, created if new. Metadata must come
+    /// before the family's samples (always in OpenMetrics; for TYPE in text too).
+    fn family_for_metadata(
+        &mut self,
+        key: &str,
+        what: &'static str,
+    ) -> Result<usize, ParseErrorKind> {
+        let Some(&idx) = self.by_key.get(key) else {
+            let idx = self.new_family(key, MetricType::Unknown)?;
+            self.current = Some(idx);
+            return Ok(idx);
+        };
+        let fb = &self.families[idx];
+        let misplaced = match self.format {
+            Format::OpenMetrics => fb.has_samples || self.current != Some(idx),
+            Format::Text => fb.has_samples && what == "TYPE",
+        };
+        if misplaced {
+            return Err(ParseErrorKind::MisplacedMetadata {
+                what,
+                family: key.to_owned(),
+            });
+        }
+        self.current = Some(idx);
+        Ok(idx)
+    }
+
+    fn help(&mut self, key: Cow<'_, str>, text: Cow<'_, str>) -> Step {
+        let idx = self.family_for_metadata(&key, "HELP")?;
+        let family = &mut self.families[idx].family;
+        if family.help.is_some() {
+            return Err(ParseErrorKind::DuplicateMetadata {
+                what: "HELP",
+                family: key.into_owned(),
+            });
+        }
+        family.help = Some(text.into_owned());
+        Ok(())
+    }
+
+    fn unit(&mut self, key: Cow<'_, str>, unit: Cow<'_, str>) -> Step {
+        let idx = self.family_for_metadata(&key, "UNIT")?;
+        let family = &mut self.families[idx].family;
+        if family.unit.is_some() {
+            return Err(ParseErrorKind::DuplicateMetadata {
+                what: "UNIT",
+                family: key.into_owned(),
+            });
+        }
+        if unit.is_empty() {
+            return Ok(());
+        }
+        if !key.ends_with(&*unit) || !key[..key.len() - unit.len()].ends_with('_') {
+            return Err(ParseErrorKind::UnitMismatch {
+                family: key.into_owned(),
+                unit: unit.into_owned(),
+            });
+        }
+        family.unit = Some(unit.into_owned());
+        Ok(())
+    }
+
+    fn declare_type(&mut self, key: Cow<'_, str>, metric_type: MetricType) -> Step {
+        if !self.by_key.contains_key(&*key) {
+            let idx = self.new_family(&key, metric_type)?;
+            self.families[idx].typed = true;
+            self.current = Some(idx);
+            return Ok(());
+        }
+        let idx = self.family_for_metadata(&key, "TYPE")?;
+        let fb = &self.families[idx];
+        if fb.typed {
+            return Err(if fb.family.metric_type == metric_type {
+                ParseErrorKind::DuplicateMetadata {
+                    what: "TYPE",
+                    family: key.into_owned(),
+                }
+            } else {
+                ParseErrorKind::TypeConflict {
+                    name: key.into_owned(),
+                    existing: type_name(fb.family.metric_type),
+                    new: type_name(metric_type),
+                }
+            });
+        }
+        let previous = fb.family.metric_type;
+        self.unregister(idx);
+        let fb = &mut self.families[idx];
+        fb.family.metric_type = metric_type;
+        fb.family.name = model_name(self.format, metric_type, &key);
+        fb.typed = true;
+        if let Err(e) = self.register(idx) {
+            let fb = &mut self.families[idx];
+            fb.family.metric_type = previous;
+            fb.family.name = model_name(self.format, previous, &key);
+            // Restoring the previous names cannot clash: they were registered before.
+            let _ = self.register(idx);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The family and role of a sample name, creating an untyped family for a new name.
+    fn resolve(&mut self, name: &str) -> Result<(usize, Role), ParseErrorKind> {
+        if let Some(&found) = self.by_sample.get(name) {
+            return Ok(found);
+        }
+        if let Some(&idx) = self.by_key.get(name) {
+            let family = &self.families[idx].family;
+            return Err(ParseErrorKind::UnexpectedSample {
+                sample: name.to_owned(),
+                family: family.name.clone(),
+                family_type: type_name(family.metric_type),
+            });
+        }
+        let idx = self.new_family(name, MetricType::Unknown)?;
+        Ok((idx, Role::Value))
+    }
+
+    fn hash_pairs<'p>(&self, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for (n, v) in pairs {
+            h.write(n.as_bytes());
+            h.write_u8(0xff);
+            h.write(v.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    fn sample(
+        &mut self,
+        line: &SampleLine<'_>,
+        labels: &mut [LabelPair<'_>],
+        exemplar_labels: &[LabelPair<'_>],
+        line_no: usize,
+    ) -> Step {
+        let (idx, role) = self.resolve(&line.name)?;
+        if self.format == Format::OpenMetrics
+            && self.current != Some(idx)
+            && self.families[idx].has_samples
+        {
+            return Err(ParseErrorKind::InterleavedFamily(
+                self.families[idx].key.to_string(),
+            ));
+        }
+        self.current = Some(idx);
+        if !labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+            labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(ParseErrorKind::DuplicateLabel(w[0].0.to_string()));
+        }
+        let key_label;
+        let special: &str = match role {
+            Role::Bucket => "le",
+            Role::Quantile => "quantile",
+            Role::State => {
+                key_label = self.families[idx].key.clone();
+                &key_label
+            }
+            _ => "",
+        };
+        let special_value = if special.is_empty() {
+            None
+        } else {
+            let found = labels.iter().find(|(n, _)| n == special).map(|(_, v)| v);
+            match found {
+                Some(v) => Some(v.as_ref()),
+                None => {
+                    return Err(ParseErrorKind::MissingLabel {
+                        sample: line.name.to_string(),
+                        label: match role {
+                            Role::Bucket => "le",
+                            Role::Quantile => "quantile",
+                            _ => "state",
+                        },
+                    })
+                }
+            }
+        };
+        let identity = || {
+            labels
+                .iter()
+                .filter(|(n, v)| n != special && !v.is_empty())
+                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+        };
+        let hash = self.hash_pairs(identity());
+        let exemplar_allowed = role == Role::Bucket
+            || (role == Role::Value
+                && self.families[idx].family.metric_type == MetricType::Counter);
+        let exemplar = self.exemplar(line, exemplar_allowed, exemplar_labels)?;
+        let format = self.format;
+        let fb = &mut self.families[idx];
+        fb.has_samples = true;
+        let metrics = &fb.family.metrics;
+        let found = fb
+            .index
+            .find(hash, |&i| metrics[i].labels.iter().eq(identity()));
+        let metric_idx = match found {
+            Some(&i) => i,
+            None => {
+                let labels = Labels::from_sorted(identity()).map_err(|e| match e {
+                    LabelsError::DuplicateName(n) => ParseErrorKind::DuplicateLabel(n),
+                    LabelsError::EmptyName => ParseErrorKind::InvalidName {
+                        what: "label name",
+                        name: String::new(),
+                    },
+                    LabelsError::TooLarge => ParseErrorKind::TooLarge("label set over 4 GiB"),
+                })?;
+                let i = fb.family.metrics.len();
+                let metric = Metric {
+                    labels,
+                    value: empty_value(fb.family.metric_type),
+                    timestamp_ms: line.timestamp_ms,
+                };
+                fb.family.metrics.push(metric);
+                fb.states.push(MetricState {
+                    seen: 0,
+                    line: line_no,
+                    unsorted: false,
+                });
+                let hasher = &self.hasher;
+                let metrics = &fb.family.metrics;
+                fb.index.insert_unique(hash, i, |&j| {
+                    let mut h = hasher.build_hasher();
+                    for (n, v) in metrics[j].labels.iter() {
+                        h.write(n.as_bytes());
+                        h.write_u8(0xff);
+                        h.write(v.as_bytes());
+                        h.write_u8(0xff);
+                    }
+                    h.finish()
+                });
+                i
+            }
+        };
+        let MetricFamily { name, metrics, .. } = &mut fb.family;
+        let metric = &mut metrics[metric_idx];
+        let state = &mut fb.states[metric_idx];
+        state.line = line_no;
+        if metric.timestamp_ms != line.timestamp_ms {
+            return Err(ParseErrorKind::TimestampMismatch(series_name(
+                &line.name,
+                &metric.labels,
+            )));
+        }
+        let family = (format, name.as_str());
+        apply(family, role, line, special_value, exemplar, metric, state)
+    }
+
+    fn exemplar(
+        &self,
+        line: &SampleLine<'_>,
+        allowed: bool,
+        labels: &[LabelPair<'_>],
+    ) -> Result<Option<Exemplar>, ParseErrorKind> {
+        let Some((value, timestamp)) = line.exemplar else {
+            return Ok(None);
+        };
+        if !allowed {
+            return Err(ParseErrorKind::InvalidExemplar(
+                "only counter _total and histogram _bucket samples may carry one",
+            ));
+        }
+        let mut pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.as_ref()))
+            .collect();
+        let labels = Labels::from_unsorted(&mut pairs)
+            .map_err(|_| ParseErrorKind::InvalidExemplar("duplicate label name"))?;
+        let exemplar = Exemplar {
+            labels,
+            value,
+            timestamp,
+        };
+        if exemplar.label_chars() > EXEMPLAR_MAX_LABEL_CHARS {
+            return Err(ParseErrorKind::InvalidExemplar(
+                "labels longer than 128 characters in all",
+            ));
+        }
+        Ok(Some(exemplar))
+    }
+
+    fn finish(self) -> Result<Vec<MetricFamily>, ParseError> {
+        let format = self.format;
+        let mut out = Vec::with_capacity(self.families.len());
+        for fb in self.families {
+            let FamilyBuilder {
+                mut family, states, ..
+            } = fb;
+            for (metric, state) in family.metrics.iter_mut().zip(&states) {
+                check_complete(format, &family.name, metric, state).map_err(|kind| ParseError {
+                    line: state.line,
+                    column: 1,
+                    kind,
+                })?;
+            }
+            // A HELP- or TYPE-only family carries metadata a reader may want; keep it.
+            out.push(family);
+        }
+        Ok(out)
+    }
+}
+
+fn series_name(name: &str, labels: &Labels) -> String {
+    if labels.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}{labels}")
+    }
+}
+
+/// Adds one sample line to its metric.
+fn apply(
+    (format, family): (Format, &str),
+    role: Role,
+    line: &SampleLine<'_>,
+    special_value: Option<&str>,
+    exemplar: Option<Exemplar>,
+    metric: &mut Metric,
+    state: &mut MetricState,
+) -> Step {
+    let duplicate = || ParseErrorKind::DuplicateSeries(series_name(&line.name, &metric.labels));
+    let once = |state: &mut MetricState, bit: u8| {
+        if state.seen & bit != 0 {
+            return Err(duplicate());
+        }
+        state.seen |= bit;
+        Ok(())
+    };
+    let value = line.value;
+    match (&mut metric.value, role) {
+        (MetricValue::Counter(c), Role::Value) => {
+            once(state, SEEN_VALUE)?;
+            if format == Format::OpenMetrics && (value.is_nan() || value < 0.0) {
+                return Err(ParseErrorKind::InvalidSampleValue {
+                    sample: line.name.to_string(),
+                    reason: "a counter must be a non-negative number",
+                });
+            }
+            c.value = value;
+            c.exemplar = exemplar;
+        }
+        (MetricValue::Counter(c), Role::Created) => {
+            once(state, SEEN_CREATED)?;
+            c.created = Some(value);
+        }
+        (MetricValue::Gauge(v) | MetricValue::Unknown(v), Role::Value) => {
+            once(state, SEEN_VALUE)?;
+            *v = value;
+        }
+        (MetricValue::Histogram(h), Role::Bucket) => {
+            let raw = special_value.unwrap_or_default();
+            let le = parse_float(raw).filter(|v| !v.is_nan()).ok_or_else(|| {
+                ParseErrorKind::InvalidLabelValue {
+                    label: "le",
+                    value: raw.to_owned(),
+                }
+            })?;
+            let series = || series_name(family, &metric.labels);
+            if let Some(last) = h.buckets.last() {
+                if le == last.upper_bound || h.buckets.iter().any(|b| b.upper_bound == le) {
+                    return Err(ParseErrorKind::DuplicateSeries(format!(
+                        "{} with le=\"{raw}\"",
+                        series_name(&line.name, &metric.labels)
+                    )));
+                }
+                if le < last.upper_bound {
+                    if format == Format::OpenMetrics {
+                        return Err(ParseErrorKind::UnorderedBuckets(series()));
+                    }
+                    state.unsorted = true;
+                } else if !state.unsorted && value < last.cumulative_count {
+                    return Err(ParseErrorKind::DecreasingBucket {
+                        series: series(),
+                        le: raw.to_owned(),
+                    });
+                }
+            }
+            h.buckets.push(Bucket {
+                upper_bound: le,
+                cumulative_count: value,
+                exemplar,
+            });
+        }
+        (MetricValue::Histogram(h), Role::Sum) => {
+            once(state, SEEN_SUM)?;
+            h.sum = Some(value);
+        }
+        (MetricValue::Histogram(h), Role::Count) => {
+            once(state, SEEN_COUNT)?;
+            h.count = Some(value);
+        }
+        (MetricValue::Histogram(h), Role::Created) => {
+            once(state, SEEN_CREATED)?;
+            h.created = Some(value);
+        }
+        (MetricValue::Summary(s), Role::Quantile) => {
+            let raw = special_value.unwrap_or_default();
+            let quantile = parse_float(raw).filter(|q| !q.is_nan()).ok_or_else(|| {
+                ParseErrorKind::InvalidLabelValue {
+                    label: "quantile",
+                    value: raw.to_owned(),
+                }
+            })?;
+            if s.quantiles.iter().any(|q| q.quantile == quantile) {
+                return Err(ParseErrorKind::DuplicateSeries(format!(
+                    "{} with quantile=\"{raw}\"",
+                    series_name(&line.name, &metric.labels)
+                )));
+            }
+            s.quantiles.push(Quantile { quantile, value });
+        }
+        (MetricValue::Summary(s), Role::Sum) => {
+            once(state, SEEN_SUM)?;
+            s.sum = Some(value);
+        }
+        (MetricValue::Summary(s), Role::Count) => {
+            once(state, SEEN_COUNT)?;
+            s.count = Some(value);
+        }
+        (MetricValue::Summary(s), Role::Created) => {
+            once(state, SEEN_CREATED)?;
+            s.created = Some(value);
+        }
+        (MetricValue::Info, Role::Info) => {
+            once(state, SEEN_VALUE)?;
+            if value != 1.0 {
+                return Err(ParseErrorKind::InvalidSampleValue {
+                    sample: line.name.to_string(),
+                    reason: "an info metric's value must be 1",
+                });
+            }
+        }
+        (MetricValue::StateSet(states), Role::State) => {
+            let name = special_value.unwrap_or_default();
+            if states.iter().any(|s| s.name == name) {
+                return Err(ParseErrorKind::DuplicateSeries(format!(
+                    "{} with state {name:?}",
+                    series_name(&line.name, &metric.labels)
+                )));
+            }
+            let enabled = match value {
+                1.0 => true,
+                0.0 => false,
+                _ => {
+                    return Err(ParseErrorKind::InvalidSampleValue {
+                        sample: line.name.to_string(),
+                        reason: "a state set's values must be 0 or 1",
+                    })
+                }
+            };
+            states.push(State {
+                name: name.to_owned(),
+                enabled,
+            });
+        }
+        _ => {
+            // Roles come from the family's own sample names, so they always fit its type.
+            return Err(ParseErrorKind::UnexpectedSample {
+                sample: line.name.to_string(),
+                family: String::new(),
+                family_type: "this",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks what can only be checked once a metric has all its lines.
+fn check_complete(format: Format, family: &str, metric: &mut Metric, state: &MetricState) -> Step {
+    let series = || series_name(family, &metric.labels);
+    match &mut metric.value {
+        MetricValue::Histogram(h) => {
+            if state.unsorted {
+                h.buckets
+                    .sort_by(|a, b| a.upper_bound.total_cmp(&b.upper_bound));
+            }
+            let Some(last) = h.buckets.last() else {
+                return Err(ParseErrorKind::MissingInfBucket(series()));
+            };
+            if last.upper_bound != f64::INFINITY {
+                return Err(ParseErrorKind::MissingInfBucket(series()));
+            }
+            if let Some(w) = h
+                .buckets
+                .windows(2)
+                .find(|w| w[1].cumulative_count < w[0].cumulative_count)
+            {
+                let mut le = Vec::new();
+                super::float::write_float(&mut le, w[1].upper_bound);
+                return Err(ParseErrorKind::DecreasingBucket {
+                    series: series(),
+                    le: String::from_utf8_lossy(&le).into_owned(),
+                });
+            }
+            if format == Format::OpenMetrics {
+                if let Some(count) = h.count {
+                    if count != last.cumulative_count && !count.is_nan() {
+                        return Err(ParseErrorKind::CountMismatch(series()));
+                    }
+                }
+            }
+        }
+        MetricValue::Counter(_)
+            if format == Format::OpenMetrics && state.seen & SEEN_VALUE == 0 =>
+        {
+            return Err(ParseErrorKind::MissingSample {
+                series: series(),
+                suffix: "_total",
+            });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
