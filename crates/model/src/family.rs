@@ -270,7 +270,10 @@ mod tests {
             MetricType::StateSet,
             MetricType::Unknown,
         ] {
-            assert_eq!(MetricType::from_openmetrics_name(t.as_openmetrics_name()), Some(t));
+            assert_eq!(
+                MetricType::from_openmetrics_name(t.as_openmetrics_name()),
+                Some(t)
+            );
             if let Some(name) = t.as_text_name() {
                 assert_eq!(MetricType::from_text_name(name), Some(t));
             }
@@ -279,9 +282,21 @@ mod tests {
 
     #[test]
     fn openmetrics_names_drop_sample_suffixes() {
-        assert_eq!(MetricFamily::new("a_total", MetricType::Counter).openmetrics_name(), "a");
-        assert_eq!(MetricFamily::new("a", MetricType::Counter).openmetrics_name(), "a");
-        assert_eq!(MetricFamily::new("b_info", MetricType::Info).openmetrics_name(), "b");
-        assert_eq!(MetricFamily::new("c_total", MetricType::Gauge).openmetrics_name(), "c_total");
+        assert_eq!(
+            MetricFamily::new("a_total", MetricType::Counter).openmetrics_name(),
+            "a"
+        );
+        assert_eq!(
+            MetricFamily::new("a", MetricType::Counter).openmetrics_name(),
+            "a"
+        );
+        assert_eq!(
+            MetricFamily::new("b_info", MetricType::Info).openmetrics_name(),
+            "b"
+        );
+        assert_eq!(
+            MetricFamily::new("c_total", MetricType::Gauge).openmetrics_name(),
+            "c_total"
+        );
     }
 }

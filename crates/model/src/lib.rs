@@ -41,8 +41,8 @@ mod sample;
 
 pub use exemplar::{Exemplar, EXEMPLAR_MAX_LABEL_CHARS};
 pub use family::{
-    Bucket, CounterValue, HistogramValue, Metric, MetricFamily, MetricType, MetricValue,
-    Quantile, State, SummaryValue,
+    Bucket, CounterValue, HistogramValue, Metric, MetricFamily, MetricType, MetricValue, Quantile,
+    State, SummaryValue,
 };
 pub use labels::{Labels, LabelsError, LabelsIter};
 pub use sample::{is_stale_nan, stale_nan, Sample, STALE_NAN_BITS};

@@ -160,10 +160,22 @@ mod tests {
     #[test]
     fn escaping_schemes() {
         let name = "my.metric_name";
-        assert_eq!(EscapingScheme::AllowUtf8.escape(name, true), "my.metric_name");
-        assert_eq!(EscapingScheme::Underscores.escape(name, true), "my_metric_name");
-        assert_eq!(EscapingScheme::Dots.escape(name, true), "my_dot_metric__name");
-        assert_eq!(EscapingScheme::Values.escape(name, true), "U__my_2e_metric__name");
+        assert_eq!(
+            EscapingScheme::AllowUtf8.escape(name, true),
+            "my.metric_name"
+        );
+        assert_eq!(
+            EscapingScheme::Underscores.escape(name, true),
+            "my_metric_name"
+        );
+        assert_eq!(
+            EscapingScheme::Dots.escape(name, true),
+            "my_dot_metric__name"
+        );
+        assert_eq!(
+            EscapingScheme::Values.escape(name, true),
+            "U__my_2e_metric__name"
+        );
         // Valid names are never touched.
         assert_eq!(EscapingScheme::Values.escape("ok_name", true), "ok_name");
         assert_eq!(EscapingScheme::Dots.escape("ok_name", true), "ok__name");
