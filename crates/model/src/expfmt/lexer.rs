@@ -355,6 +355,9 @@ impl<'a> Lexer<'a> {
             }
         }
         let name = name.ok_or_else(|| At(c.pos, unexpected("a metric name", c.found())))?;
+        if c.at_end() {
+            return Err(At(c.pos, unexpected("a sample value", "end of line")));
+        }
         c.expect_separator()?;
         let start = c.pos;
         let token = c.token();
@@ -899,7 +902,7 @@ mod tests {
         );
         assert_eq!(
             err("a\n", Format::Text).2,
-            "expected a space, found end of line"
+            "expected a sample value, found end of line"
         );
         assert_eq!(
             err("# TYPE a nope\n", Format::Text).2,

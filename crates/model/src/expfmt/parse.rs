@@ -316,13 +316,12 @@ impl Builder {
     }
 
     fn declare_type(&mut self, key: Cow<'_, str>, metric_type: MetricType) -> Step {
-        if !self.by_key.contains_key(&*key) {
+        let Some(&idx) = self.by_key.get(&*key) else {
             let idx = self.new_family(&key, metric_type)?;
             self.families[idx].typed = true;
             self.current = Some(idx);
             return Ok(());
-        }
-        let idx = self.family_for_metadata(&key, "TYPE")?;
+        };
         let fb = &self.families[idx];
         if fb.typed {
             return Err(if fb.family.metric_type == metric_type {
@@ -338,7 +337,8 @@ impl Builder {
                 }
             });
         }
-        let previous = fb.family.metric_type;
+        self.family_for_metadata(&key, "TYPE")?;
+        let previous = self.families[idx].family.metric_type;
         self.unregister(idx);
         let fb = &mut self.families[idx];
         fb.family.metric_type = metric_type;
@@ -496,7 +496,7 @@ impl Builder {
         state.line = line_no;
         if metric.timestamp_ms != line.timestamp_ms {
             return Err(ParseErrorKind::TimestampMismatch(series_name(
-                &line.name,
+                name,
                 &metric.labels,
             )));
         }

@@ -284,7 +284,7 @@ fn rejections_name_the_line() {
             "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1 100\nh_count 1 200\n",
             Format::Text,
             3,
-            "samples of h_count carry different timestamps",
+            "samples of h carry different timestamps",
         ),
         (
             "a{x=\"1\",x=\"1\"} 1\n",

@@ -1,0 +1,1 @@
+//! Bounded fuzzing of the parser with proptest (placeholder, being written).
