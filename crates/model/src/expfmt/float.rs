@@ -16,6 +16,9 @@ pub(crate) fn write_float(out: &mut Vec<u8>, value: f64) {
     } else if value.is_infinite() {
         out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
     } else if value.fract() == 0.0 && value.abs() < MAX_INTEGER_FORM {
+        if value == 0.0 && value.is_sign_negative() {
+            out.push(b'-');
+        }
         let mut buf = itoa::Buffer::new();
         out.extend_from_slice(buf.format(value as i64).as_bytes());
     } else {
@@ -123,6 +126,7 @@ mod tests {
     fn writes_floats_shortest() {
         assert_eq!(float(42.0), "42");
         assert_eq!(float(-3.0), "-3");
+        assert_eq!(float(-0.0), "-0");
         assert_eq!(float(0.25), "0.25");
         assert_eq!(float(f64::NAN), "NaN");
         assert_eq!(float(f64::INFINITY), "+Inf");
