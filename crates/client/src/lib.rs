@@ -1,0 +1,52 @@
+//! `tally`: metrics for functions, services and jobs that run as many instances.
+//!
+//! # Layout
+//!
+//! - [`Counter`], [`Gauge`], [`Histogram`] (`counter.rs`, `gauge.rs`, `histogram.rs`):
+//!   the metric types. Updates are relaxed atomics on per-thread stripes (`stripe.rs`), so
+//!   they cost nanoseconds and scale across threads.
+//! - [`Family`] (`family.rs`): one metric per label-value combination, with a resolved
+//!   handle for hot paths ([`Family::get`]) and a lookup per call ([`Family::with`]).
+//! - [`Registry`] (`registry.rs`): what is exported; [`default_registry`] is the
+//!   process-wide one. It gathers into [`tally_model::MetricFamily`]s and encodes them in
+//!   the text or OpenMetrics format.
+//! - [`ProcessCollector`], [`BuildInfo`] (`process.rs`): standard `process_*` metrics and
+//!   `build_info`.
+//!
+//! # Example
+//!
+//! ```
+//! let registry = tally::Registry::new();
+//! let requests = registry.counter_family("http_requests_total", "Requests.", ["method", "code"])?;
+//! let ok = requests.get(&["GET", "200"]); // resolve once...
+//! ok.inc(); // ...then update with a single atomic add
+//! requests.with(&["POST", "500"]).inc(); // or look up per call
+//!
+//! let latency = registry.histogram("request_seconds", "Latency.", &tally::DEFAULT_BUCKETS)?;
+//! latency.observe(0.042);
+//!
+//! let text = registry.encode_text();
+//! assert!(text.contains(r#"http_requests_total{code="200",method="GET"} 1"#));
+//! # Ok::<(), tally::RegistryError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod counter;
+mod family;
+mod gauge;
+mod histogram;
+mod process;
+mod registry;
+mod stripe;
+
+pub use counter::Counter;
+pub use family::{Family, Labelled};
+pub use gauge::Gauge;
+pub use histogram::{
+    exponential_buckets, linear_buckets, BucketsError, Histogram, HistogramSnapshot,
+    DEFAULT_BUCKETS,
+};
+pub use process::{process_start_time, BuildInfo, ProcessCollector};
+pub use registry::{default_registry, Collector, Registry, RegistryError};
+pub use tally_model::expfmt::Format;
