@@ -1,12 +1,54 @@
-//! The `tally` binary.
+//! The `tally` binary: the server (planned) and the tools around it.
+//!
+//! # Layout
+//!
+//! - `check_metrics.rs`: `tally check-metrics`, validating an exposition like
+//!   `promtool check metrics` (reading in `check_metrics/source.rs`, line positions in
+//!   `check_metrics/locate.rs`).
+//! - `lint.rs`: promlint's naming and metadata rules over parsed families.
+//!
+//! Exit status: 0 on success, 1 when the checked input is invalid, 2 on usage or I/O
+//! errors (clap's own usage errors also exit with 2).
+
+// A command-line tool prints by design; the workspace warns on printing for libraries.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod check_metrics;
+mod lint;
+
+use std::process::ExitCode;
 
 use clap::Parser;
+
+use check_metrics::{CheckMetricsArgs, Outcome};
 
 /// tally: metrics for every instance, one accurate total.
 #[derive(Debug, Parser)]
 #[command(name = "tally", version, about)]
-enum Cli {}
+enum Cli {
+    /// Check an exposition (text 0.0.4 or OpenMetrics) for format errors and lint
+    /// problems, like `promtool check metrics`.
+    #[command(
+        after_help = "Prints a format error as LINE:COL: reason, and lint problems as \
+        LINE:1: family: problem.\n\
+        Exit status: 0 if the input parses (lint problems included), 1 on a format error, \
+        2 if the input cannot be read."
+    )]
+    CheckMetrics(CheckMetricsArgs),
+}
 
-fn main() {
-    let _ = Cli::parse();
+fn main() -> ExitCode {
+    let result = match Cli::parse() {
+        Cli::CheckMetrics(args) => {
+            check_metrics::run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr())
+        }
+    };
+    match result {
+        Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,
+        Ok(Outcome::FormatError) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("tally: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
