@@ -40,6 +40,9 @@ mod process;
 mod registry;
 mod stripe;
 
+#[cfg(feature = "tower")]
+pub mod http;
+
 pub use counter::Counter;
 pub use family::{Family, Labelled};
 pub use gauge::Gauge;
