@@ -42,6 +42,7 @@ mod stripe;
 
 #[cfg(feature = "tower")]
 pub mod http;
+pub mod messages;
 
 pub use counter::Counter;
 pub use family::{Family, Labelled};
