@@ -43,6 +43,8 @@ mod stripe;
 #[cfg(feature = "tower")]
 pub mod http;
 pub mod messages;
+#[cfg(feature = "pull")]
+pub mod pull;
 
 pub use counter::Counter;
 pub use family::{Family, Labelled};
