@@ -45,6 +45,7 @@ pub mod http;
 pub mod messages;
 #[cfg(feature = "pull")]
 pub mod pull;
+pub mod testing;
 
 pub use counter::Counter;
 pub use family::{Family, Labelled};
