@@ -50,7 +50,11 @@ fn every_malformed_input_is_rejected_at_its_line() {
     for e in &expected {
         let bytes = std::fs::read(corpus_dir().join(&e.file)).unwrap();
         match expfmt::parse(&bytes, format_of(&e.file)) {
-            Ok(families) => failures.push(format!("{}: accepted ({} families)", e.file, families.len())),
+            Ok(families) => failures.push(format!(
+                "{}: accepted ({} families)",
+                e.file,
+                families.len()
+            )),
             Err(err) => {
                 let got = (err.line, err.column);
                 let message = err.kind.to_string();
@@ -63,7 +67,11 @@ fn every_malformed_input_is_rejected_at_its_line() {
             }
         }
     }
-    assert!(failures.is_empty(), "corpus mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "corpus mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -76,5 +84,8 @@ fn every_corpus_file_has_an_expectation() {
             missing.push(name);
         }
     }
-    assert!(missing.is_empty(), "corpus files without a row in expected.tsv: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "corpus files without a row in expected.tsv: {missing:?}"
+    );
 }

@@ -142,7 +142,12 @@ proptest! {
 #[test]
 fn seeds_are_valid() {
     // The mutation tests only explore deep paths if their seeds parse.
-    assert_eq!(expfmt::parse(SEED_TEXT.as_bytes(), Format::Text).unwrap().len(), 5);
+    assert_eq!(
+        expfmt::parse(SEED_TEXT.as_bytes(), Format::Text)
+            .unwrap()
+            .len(),
+        5
+    );
     assert_eq!(
         expfmt::parse(SEED_OPENMETRICS.as_bytes(), Format::OpenMetrics)
             .unwrap()

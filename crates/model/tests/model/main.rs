@@ -1,5 +1,9 @@
 //! tally-model's integration tests: one binary, one module per concern.
 
+// Helpers outside `#[test]` functions fail the test loudly on a broken fixture.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod corpus;
 mod fuzz;
+mod oracle;
 mod roundtrip;

@@ -33,7 +33,11 @@ fn any_value() -> impl Strategy<Value = f64> {
 
 /// A non-negative, non-NaN float (OpenMetrics counters).
 fn total_value() -> impl Strategy<Value = f64> {
-    prop_oneof![0f64..1e12, (0u32..1_000_000).prop_map(f64::from), Just(f64::INFINITY)]
+    prop_oneof![
+        0f64..1e12,
+        (0u32..1_000_000).prop_map(f64::from),
+        Just(f64::INFINITY)
+    ]
 }
 
 fn label_value() -> impl Strategy<Value = String> {
@@ -107,7 +111,11 @@ fn histogram(format: Format, gauge: bool) -> impl Strategy<Value = HistogramValu
         prop::collection::vec(0u32..1000, 7),
         prop::option::of(any_value()),
         any::<bool>(),
-        if gauge { Just(None).boxed() } else { created(format) },
+        if gauge {
+            Just(None).boxed()
+        } else {
+            created(format)
+        },
         prop::collection::vec(exemplar(format), 7),
     )
         .prop_map(
@@ -269,7 +277,10 @@ fn family(format: Format, index: usize) -> impl Strategy<Value = MetricFamily> {
                     .filter(|m| seen.insert(m.labels.clone()))
                     .collect::<Vec<_>>()
             });
-            (Just((name, metric_type, help.clone(), unit.clone())), metrics)
+            (
+                Just((name, metric_type, help.clone(), unit)),
+                metrics,
+            )
         })
         .prop_map(|((name, metric_type, help, unit), metrics)| MetricFamily {
             name,

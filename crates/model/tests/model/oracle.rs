@@ -11,10 +11,6 @@
 //! Both tools are installed by `scripts/test`. When one is missing these tests fail and say
 //! so; they never skip.
 
-// Helpers outside `#[test]` functions: a fixture or a pipe that cannot be set up should
-// fail the test loudly, which is what `expect` does.
-#![allow(clippy::expect_used)]
-
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
