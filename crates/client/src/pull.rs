@@ -342,7 +342,17 @@ fn respond(mut stream: &TcpStream, answer: &Answer, head_only: bool) {
     let _ = stream.write_all(&bytes);
     let _ = stream.flush();
     let _ = stream.shutdown(Shutdown::Write);
+    // Closing with unread input makes the kernel send a reset, which can destroy the
+    // answer before the client reads it (a 431 to a client still sending its headers).
+    // So read what is left, within bounds, before closing.
+    let _ = stream.set_read_timeout(Some(LINGER));
+    let _ = io::copy(&mut stream.take(MAX_LINGER_BYTES), &mut io::sink());
 }
+
+/// How long to wait for a client's unread input after answering.
+const LINGER: Duration = Duration::from_millis(500);
+/// How much unread input to discard after answering.
+const MAX_LINGER_BYTES: u64 = 64 * 1024;
 
 #[cfg(test)]
 mod tests {
