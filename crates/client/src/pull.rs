@@ -10,6 +10,7 @@
 //! - Another method on `/metrics` answers `405` with `Allow: GET, HEAD`; any other path
 //!   `404`; a request that is not HTTP/1.x `400`, or `505` for another version; a request
 //!   head over [`MAX_REQUEST_HEAD`] bytes `431`.
+//! - [`scrape`] is the same answer for an application's own HTTP server.
 //! - One request per connection: every answer carries `Connection: close`. Scrapers
 //!   open a connection per scrape at most every few seconds, so keep-alive buys nothing
 //!   here and costs a parser for request bodies and pipelining.
@@ -311,17 +312,38 @@ fn route(head: &[u8], registry: &Registry) -> (Answer, bool) {
         .map(|(_, value)| value.trim())
         .collect();
     let accept = (!accept.is_empty()).then(|| accept.join(","));
-    let negotiated = expfmt::negotiate(accept.as_deref());
-    let encoder = Encoder::new(negotiated.format).with_escaping(negotiated.escaping);
-    let mut body = Vec::with_capacity(4096);
-    expfmt::encode_with(&registry.gather(), &encoder, &mut body);
+    let Scrape { content_type, body } = scrape(registry, accept.as_deref());
     let answer = Answer {
         status: 200,
         reason: "OK",
-        headers: vec![("Content-Type", negotiated.content_type())],
+        headers: vec![("Content-Type", content_type)],
         body,
     };
     (answer, head_only)
+}
+
+/// The answer to a scrape: what [`scrape`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrape {
+    /// The `Content-Type` header value for `body`.
+    pub content_type: String,
+    /// The exposition.
+    pub body: Vec<u8>,
+}
+
+/// Gathers `registry` and encodes it in the format negotiated from an `Accept` header
+/// value (`None` when the request had none): the body and `Content-Type` of a `200`
+/// answer to `GET /metrics`. For serving `/metrics` from an application's own HTTP
+/// server (an axum handler, ...) instead of [`serve`]. Never fails.
+pub fn scrape(registry: &Registry, accept: Option<&str>) -> Scrape {
+    let negotiated = expfmt::negotiate(accept);
+    let encoder = Encoder::new(negotiated.format).with_escaping(negotiated.escaping);
+    let mut body = Vec::with_capacity(4096);
+    expfmt::encode_with(&registry.gather(), &encoder, &mut body);
+    Scrape {
+        content_type: negotiated.content_type(),
+        body,
+    }
 }
 
 /// Writes the answer and closes the connection; write errors (the client left) are
@@ -404,6 +426,18 @@ mod tests {
             "GET /metrics HTTP/1.1\r\nAccept: application/json\r\naccept: application/openmetrics-text;q=0.5\r\n\r\n",
         );
         assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    }
+
+    #[test]
+    fn scrape_negotiates_the_format() {
+        let registry = Registry::new();
+        registry.gauge("g", "").unwrap().set(2.0);
+        let text = scrape(&registry, None);
+        assert!(text.content_type.starts_with("text/plain; version=0.0.4"));
+        assert_eq!(text.body, b"# TYPE g gauge\ng 2\n");
+        let om = scrape(&registry, Some("application/openmetrics-text"));
+        assert!(om.content_type.starts_with("application/openmetrics-text"));
+        assert!(om.body.ends_with(b"# EOF\n"));
     }
 
     #[test]
