@@ -193,6 +193,11 @@ impl Retired {
         self.series.entry(key).or_default().apply(c, sign);
     }
 
+    /// Sets the retired amounts of a series (restoring a snapshot).
+    pub fn insert(&mut self, key: SeriesKey, series: RetiredSeries) {
+        self.series.insert(key, series);
+    }
+
     /// The retired amounts of a series, if any.
     pub fn get(&self, key: &SeriesKey) -> Option<&RetiredSeries> {
         self.series.get(key)

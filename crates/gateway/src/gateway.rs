@@ -98,8 +98,8 @@ pub struct Gateway {
     pub(crate) retired: Retired,
     types: HashMap<String, TypeUse>,
     /// Deleted and expired groups whose process start time is known, oldest first.
-    tombstones: HashMap<Labels, Group>,
-    tombstone_order: VecDeque<Labels>,
+    pub(crate) tombstones: HashMap<Labels, Group>,
+    pub(crate) tombstone_order: VecDeque<Labels>,
 }
 
 const PROCESS_START: &str = "process_start_time_seconds";
@@ -270,7 +270,7 @@ impl Gateway {
         Ok(())
     }
 
-    fn add_types(&mut self, group: &Group, delta: isize) {
+    pub(crate) fn add_types(&mut self, group: &Group, delta: isize) {
         for family in group.families.values() {
             if delta > 0 {
                 self.types

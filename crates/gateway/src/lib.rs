@@ -31,6 +31,7 @@
 //! - `config.rs`: [`GatewayConfig`], [`GaugeMode`], [`Limits`].
 //! - `grouping.rs`: grouping keys from URL paths (with `@base64`).
 //! - `error.rs`: [`PushError`].
+//! - `state.rs`: [`GatewayState`], the state as plain data for snapshots.
 //!
 //! # Example
 //!
@@ -66,6 +67,7 @@ mod contribution;
 mod error;
 mod gateway;
 mod grouping;
+mod state;
 mod view;
 
 pub use config::{default_gauge_modes, GatewayConfig, GaugeMode, Limits, NamePattern};
@@ -73,4 +75,5 @@ pub use contribution::{Contribution, Retired, RetiredSeries, SeriesKey};
 pub use error::PushError;
 pub use gateway::{Gateway, Group, Push, PushMethod, PushOutcome};
 pub use grouping::{parse_grouping_path, GroupingError};
+pub use state::GatewayState;
 pub use view::merge_layouts;

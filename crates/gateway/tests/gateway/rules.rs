@@ -435,3 +435,21 @@ fn group_view_has_push_times() {
         "{text}"
     );
 }
+
+#[test]
+fn state_round_trips_through_a_snapshot() {
+    let mut gw = gateway();
+    let mut p = push(Put, "job/batch/instance/a", &counter(10));
+    p.start_time = Some(5.0);
+    apply(&mut gw, p, 0);
+    apply(&mut gw, push(Put, "job/batch/instance/b", &counter(3)), 0);
+    gw.delete(&tally_gateway::parse_grouping_path("job/batch/instance/a").unwrap());
+    let restored = Gateway::from_state(GatewayConfig::default(), gw.state());
+    assert_eq!(view_text(&restored), view_text(&gw));
+    // The tombstone survived too: the same process resumes without double counting.
+    let mut again = restored;
+    let mut p = push(Put, "job/batch/instance/a", &counter(12));
+    p.start_time = Some(5.0);
+    apply(&mut again, p, 1);
+    assert_eq!(jobs(&again), Some(15.0));
+}
