@@ -119,7 +119,12 @@ impl MessageMetrics {
     /// Counts one consumed message with the outcome of its processing: consumed always,
     /// and on `Err` an error of the type `classify` names. For async code, which cannot
     /// use [`process`](Self::process): `metrics.observe(&handle(msg).await, classify)`.
-    pub fn observe<T, E>(&self, outcome: &Result<T, E>, classify: impl FnOnce(&E) -> &str) {
+    ///
+    /// `classify` returns a `&'static str` so that error types come from a fixed set of
+    /// words in the program (`|e| match e { .. => "timeout", .. }`, or a `kind` method
+    /// returning `&'static str`), not from error messages: that is what keeps
+    /// `message_errors_total` from growing a series per distinct message.
+    pub fn observe<T, E>(&self, outcome: &Result<T, E>, classify: impl FnOnce(&E) -> &'static str) {
         self.consumed.inc();
         if let Err(e) = outcome {
             self.error(classify(e));
@@ -131,7 +136,7 @@ impl MessageMetrics {
     pub fn process<T, E>(
         &self,
         f: impl FnOnce() -> Result<T, E>,
-        classify: impl FnOnce(&E) -> &str,
+        classify: impl FnOnce(&E) -> &'static str,
     ) -> Result<T, E> {
         let outcome = f();
         self.observe(&outcome, classify);
@@ -165,7 +170,7 @@ mod tests {
     }
 
     impl Failure {
-        fn kind(&self) -> &str {
+        fn kind(&self) -> &'static str {
             match self {
                 Self::Timeout => "timeout",
                 Self::Decode(_) => "decode",
