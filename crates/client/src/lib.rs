@@ -12,6 +12,13 @@
 //!   the text or OpenMetrics format.
 //! - [`ProcessCollector`], [`BuildInfo`] (`process.rs`): standard `process_*` metrics and
 //!   `build_info`.
+//! - Ready-made metrics: `http::MetricsLayer` (`http.rs`, feature `tower`, plus `axum`
+//!   for route templates) for HTTP servers; [`messages::MessageMetrics`] (`messages.rs`)
+//!   for queue consumers and producers.
+//! - `pull::serve` (`pull.rs`, feature `pull`): a minimal `GET /metrics` endpoint for
+//!   pull mode; `pull::scrape` answers a scrape from an application's own server.
+//! - [`testing`] (`testing.rs`): compare an exposition with expected text, ignoring
+//!   order, with a line diff ([`assert_exposition!`]).
 //!
 //! # Example
 //!
