@@ -43,6 +43,7 @@ mod counter;
 mod family;
 mod gauge;
 mod histogram;
+mod measured;
 mod process;
 mod registry;
 mod stripe;
@@ -61,6 +62,17 @@ pub use histogram::{
     exponential_buckets, linear_buckets, BucketsError, Histogram, HistogramSnapshot,
     DEFAULT_BUCKETS,
 };
+pub use measured::{
+    CallGuard, FunctionMetrics, LazyFunctionMetrics, FUNCTION_CALLS_CONCURRENT,
+    FUNCTION_CALLS_DURATION, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_BUCKETS,
+};
 pub use process::{process_start_time, BuildInfo, ProcessCollector};
 pub use registry::{default_registry, Collector, Registry, RegistryError};
 pub use tally_model::expfmt::Format;
+
+/// What the code `#[measured]` generates refers to. Not a public API: it may change in any
+/// release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::measured::{call, LazyFunctionMetrics, Probe, ProbeFallback};
+}
