@@ -10,6 +10,9 @@
 //! - [`Registry`] (`registry.rs`): what is exported; [`default_registry`] is the
 //!   process-wide one. It gathers into [`tally_model::MetricFamily`]s and encodes them in
 //!   the text or OpenMetrics format.
+//! - [`#[measured]`](macro@measured) (the `tally-macros` crate) and its runtime
+//!   [`LazyFunctionMetrics`], [`FunctionMetrics`], [`CallGuard`] (`measured.rs`): calls,
+//!   errors, duration and calls in flight of a function, as autometrics exports them.
 //! - [`ProcessCollector`], [`BuildInfo`] (`process.rs`): standard `process_*` metrics and
 //!   `build_info`.
 //! - Ready-made metrics: `http::MetricsLayer` (`http.rs`, feature `tower`, plus `axum`
@@ -68,6 +71,7 @@ pub use measured::{
 };
 pub use process::{process_start_time, BuildInfo, ProcessCollector};
 pub use registry::{default_registry, Collector, Registry, RegistryError};
+pub use tally_macros::measured;
 pub use tally_model::expfmt::Format;
 
 /// What the code `#[measured]` generates refers to. Not a public API: it may change in any
