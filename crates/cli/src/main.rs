@@ -1,7 +1,8 @@
-//! The `tally` binary: the server (planned) and the tools around it.
+//! The `tally` binary: the server and the tools around it.
 //!
 //! # Layout
 //!
+//! - `serve.rs`: `tally serve`, configuration from flags, environment and a file.
 //! - `check_metrics.rs`: `tally check-metrics`, validating an exposition like
 //!   `promtool check metrics` (reading in `check_metrics/source.rs`, line positions in
 //!   `check_metrics/locate.rs`).
@@ -15,6 +16,7 @@
 
 mod check_metrics;
 mod lint;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -35,6 +37,9 @@ enum Cli {
         2 if the input cannot be read."
     )]
     CheckMetrics(CheckMetricsArgs),
+    /// Run the server: the aggregating push gateway (Pushgateway-compatible API),
+    /// `/metrics` with the aggregated view, durable state.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,7 @@ fn main() -> ExitCode {
         Cli::CheckMetrics(args) => {
             check_metrics::run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr())
         }
+        Cli::Serve(args) => serve::run(&args).map(|()| Outcome::Parsed { problems: 0 }),
     };
     match result {
         Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,

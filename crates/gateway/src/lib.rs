@@ -71,7 +71,7 @@ mod state;
 mod view;
 
 pub use config::{default_gauge_modes, GatewayConfig, GaugeMode, Limits, NamePattern};
-pub use contribution::{Contribution, Retired, RetiredSeries, SeriesKey};
+pub use contribution::{Contribution, Retired, RetiredLayout, RetiredSeries, SeriesKey};
 pub use error::PushError;
 pub use gateway::{Gateway, Group, Push, PushMethod, PushOutcome};
 pub use grouping::{parse_grouping_path, GroupingError};

@@ -1,0 +1,264 @@
+//! `tally serve`: flags, environment variables and an optional TOML config file, merged
+//! in that order of precedence over the defaults, then the server runs until SIGINT or
+//! SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use tally_gateway::{default_gauge_modes, GaugeMode, NamePattern};
+use tally_server::{parse_duration_ms, RateLimit, ServerConfig};
+
+/// `tally serve` flags. Every flag also reads an environment variable; a config file
+/// (`--config`) gives defaults for anything not set either way.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (Pushgateway's port by default).
+    #[arg(long, env = "TALLY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory for durable state.
+    #[arg(long, env = "TALLY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Time a group lives without a push (e.g. 10m, 1h).
+    #[arg(long, env = "TALLY_TTL")]
+    ttl: Option<String>,
+    /// Labels removed to form the aggregated view, comma-separated.
+    #[arg(long, env = "TALLY_AGGREGATION_LABELS", value_delimiter = ',')]
+    aggregation_labels: Option<Vec<String>>,
+    /// How a gauge aggregates across groups: PATTERN=sum|max|min|last (repeatable; `*`
+    /// matches anything; first match wins; unmatched gauges sum).
+    #[arg(long = "gauge-mode", env = "TALLY_GAUGE_MODES", value_delimiter = ',')]
+    gauge_modes: Vec<String>,
+    /// Sync every acknowledged change to disk (power-loss safety; group commit).
+    #[arg(long, env = "TALLY_FSYNC")]
+    fsync: bool,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "TALLY_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Most live groups.
+    #[arg(long, env = "TALLY_MAX_GROUPS")]
+    max_groups: Option<usize>,
+    /// Most series per group.
+    #[arg(long, env = "TALLY_MAX_SERIES_PER_GROUP")]
+    max_series_per_group: Option<usize>,
+    /// Most labels per series (grouping key included).
+    #[arg(long, env = "TALLY_MAX_LABELS")]
+    max_labels: Option<usize>,
+    /// Longest label name or value, in bytes.
+    #[arg(long, env = "TALLY_MAX_LABEL_LENGTH")]
+    max_label_length: Option<usize>,
+    /// Pushes and deletes per second per client IP (token bucket); 0 for no limit.
+    #[arg(long, env = "TALLY_RATE_LIMIT")]
+    rate_limit: Option<u32>,
+    /// Burst size of the per-client token bucket.
+    #[arg(long, env = "TALLY_RATE_BURST")]
+    rate_burst: Option<u32>,
+    /// A TOML file with any of the settings above (snake_case keys).
+    #[arg(long, env = "TALLY_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The config file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    ttl: Option<String>,
+    aggregation_labels: Option<Vec<String>>,
+    #[serde(default)]
+    gauge_modes: Vec<String>,
+    fsync: Option<bool>,
+    max_body_bytes: Option<usize>,
+    max_groups: Option<usize>,
+    max_series_per_group: Option<usize>,
+    max_labels: Option<usize>,
+    max_label_length: Option<usize>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
+}
+
+fn gauge_rule(rule: &str) -> anyhow::Result<(NamePattern, GaugeMode)> {
+    let (pattern, mode) = rule
+        .rsplit_once('=')
+        .with_context(|| format!("gauge mode {rule:?} is not PATTERN=MODE"))?;
+    let mode = GaugeMode::parse(mode.trim())
+        .with_context(|| format!("gauge mode {mode:?} in {rule:?} is not sum, max, min or last"))?;
+    Ok((NamePattern::new(pattern.trim()), mode))
+}
+
+impl ServeArgs {
+    /// Merges flags, environment, file and defaults into a server configuration.
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("config file {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let mut c = ServerConfig::default();
+        if let Some(v) = self.listen.or(file.listen) {
+            c.listen = v;
+        }
+        if let Some(v) = self.data_dir.clone().or(file.data_dir) {
+            c.data_dir = v;
+        }
+        if let Some(v) = self.ttl.clone().or(file.ttl) {
+            c.gateway.default_ttl_ms = parse_duration_ms(&v)
+                .filter(|ms| *ms > 0)
+                .with_context(|| format!("--ttl {v:?} is not a duration like 10m or 1h"))?;
+        }
+        if let Some(v) = self.aggregation_labels.clone().or(file.aggregation_labels) {
+            c.gateway.aggregation_labels = v.into_iter().filter(|l| !l.is_empty()).collect();
+        }
+        let rules = if self.gauge_modes.is_empty() {
+            &file.gauge_modes
+        } else {
+            &self.gauge_modes
+        };
+        let mut modes = rules
+            .iter()
+            .map(|r| gauge_rule(r))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        modes.extend(default_gauge_modes());
+        c.gateway.gauge_modes = modes;
+        c.fsync = self.fsync || file.fsync.unwrap_or(false);
+        if let Some(v) = self.max_body_bytes.or(file.max_body_bytes) {
+            c.max_body_bytes = v;
+        }
+        let limits = &mut c.gateway.limits;
+        if let Some(v) = self.max_groups.or(file.max_groups) {
+            limits.max_groups = v;
+        }
+        if let Some(v) = self.max_series_per_group.or(file.max_series_per_group) {
+            limits.max_series_per_group = v;
+        }
+        if let Some(v) = self.max_labels.or(file.max_labels) {
+            limits.max_labels = v;
+        }
+        if let Some(v) = self.max_label_length.or(file.max_label_length) {
+            limits.max_label_length = v;
+        }
+        let rate = self.rate_limit.or(file.rate_limit).unwrap_or(0);
+        if rate > 0 {
+            let burst = self.rate_burst.or(file.rate_burst).unwrap_or(rate);
+            if burst == 0 {
+                bail!("--rate-burst must be at least 1");
+            }
+            c.rate_limit = Some(RateLimit {
+                per_second: rate,
+                burst,
+            });
+        }
+        Ok(c)
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listen = config.listen;
+        tally_server::serve(config, shutdown_signal())
+            .await
+            .with_context(|| format!("tally serve on {listen}"))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tally.toml");
+        std::fs::write(
+            &file,
+            "ttl = \"1h\"\nmax_groups = 7\ngauge_modes = [\"q_*=max\"]\nrate_limit = 5\n",
+        )
+        .unwrap();
+        let args = Wrap::parse_from([
+            "x",
+            "--config",
+            file.to_str().unwrap(),
+            "--max-groups",
+            "9",
+            "--aggregation-labels",
+            "instance,pod",
+        ]);
+        let c = args.serve.config().unwrap();
+        assert_eq!(c.gateway.default_ttl_ms, 3_600_000);
+        assert_eq!(c.gateway.limits.max_groups, 9);
+        assert_eq!(c.gateway.aggregation_labels, ["instance", "pod"]);
+        assert_eq!(c.gateway.gauge_mode("q_depth"), GaugeMode::Max);
+        assert_eq!(
+            c.rate_limit,
+            Some(RateLimit {
+                per_second: 5,
+                burst: 5
+            })
+        );
+        assert_eq!(c.listen.port(), 9091);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let args = Wrap::parse_from(["x", "--gauge-mode", "a=avg"]);
+        let err = args.serve.config().unwrap_err().to_string();
+        assert!(err.contains("\"avg\""), "{err}");
+        let args = Wrap::parse_from(["x", "--ttl", "forever"]);
+        assert!(args
+            .serve
+            .config()
+            .unwrap_err()
+            .to_string()
+            .contains("--ttl"));
+    }
+}
