@@ -39,7 +39,7 @@ enum Cli {
     CheckMetrics(CheckMetricsArgs),
     /// Run the server: the aggregating push gateway (Pushgateway-compatible API),
     /// `/metrics` with the aggregated view, durable state.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
