@@ -22,6 +22,9 @@
 //!   pull mode; `pull::scrape` answers a scrape from an application's own server.
 //! - [`testing`] (`testing.rs`): compare an exposition with expected text, ignoring
 //!   order, with a line diff ([`assert_exposition!`]).
+//! - [`Pusher`] (`push.rs`, `push/`): background threads that push the registry's
+//!   cumulative state to gateways (tally or Pushgateway) on an interval, with retries, a
+//!   circuit breaker per gateway, a final push at shutdown and an on-disk spool.
 //!
 //! # Example
 //!
@@ -48,6 +51,7 @@ mod gauge;
 mod histogram;
 mod measured;
 mod process;
+mod push;
 mod registry;
 mod stripe;
 
@@ -70,6 +74,11 @@ pub use measured::{
     FUNCTION_CALLS_DURATION, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_BUCKETS,
 };
 pub use process::{process_start_time, BuildInfo, ProcessCollector};
+pub use push::{
+    Clock, FinalOutcome, HttpTransport, PushConfigError, PushRequest, PushResponse, Pusher,
+    PusherBuilder, PusherGuard, ShutdownReport, SystemClock, Transport, TransportError,
+    VirtualClock, Wakeup,
+};
 pub use registry::{default_registry, Collector, Registry, RegistryError};
 pub use tally_macros::measured;
 pub use tally_model::expfmt::Format;
