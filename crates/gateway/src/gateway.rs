@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use tally_model::{Labels, MetricFamily, MetricType};
+use tally_model::{Labels, Metric, MetricFamily, MetricType};
 
 use crate::config::GatewayConfig;
 use crate::contribution::{decreased, is_counter_like, Retired};
@@ -461,6 +461,37 @@ fn is_stale(group: &Group, push: &Push) -> bool {
     }
 }
 
+/// Finds the metric with `labels` in `metrics`, trying position `i` first (clients push
+/// series in the same order every time) and falling back to a hash index built once.
+struct MetricLookup<'a> {
+    metrics: &'a [Metric],
+    index: Option<HashMap<&'a Labels, usize>>,
+}
+
+impl<'a> MetricLookup<'a> {
+    fn new(metrics: &'a [Metric]) -> Self {
+        Self {
+            metrics,
+            index: None,
+        }
+    }
+
+    fn find(&mut self, i: usize, labels: &Labels) -> Option<&'a Metric> {
+        if let Some(m) = self.metrics.get(i).filter(|m| &m.labels == labels) {
+            return Some(m);
+        }
+        let metrics = self.metrics;
+        let index = self.index.get_or_insert_with(|| {
+            metrics
+                .iter()
+                .enumerate()
+                .map(|(k, m)| (&m.labels, k))
+                .collect()
+        });
+        index.get(labels).map(|&k| &metrics[k])
+    }
+}
+
 /// Rule 2: the process behind the group restarted. When both pushes carry the same
 /// start time the process did not restart, so a lower counter is that series being reset
 /// (removed and created again in the client): `retire_departed` retires just that series.
@@ -472,10 +503,10 @@ fn restarted(group: &Group, push: &Push) -> bool {
         let Some(old) = group.families.get(&new.name) else {
             return false;
         };
-        new.metrics.iter().any(|nm| {
-            old.metrics
-                .iter()
-                .find(|om| om.labels == nm.labels)
+        let mut lookup = MetricLookup::new(&old.metrics);
+        new.metrics.iter().enumerate().any(|(i, nm)| {
+            lookup
+                .find(i, &nm.labels)
                 .is_some_and(|om| decreased(&om.value, &nm.value))
         })
     })
@@ -492,13 +523,13 @@ fn retire_departed(
     if !is_counter_like(old.metric_type) {
         return;
     }
-    for m in &old.metrics {
-        let kept = new.is_some_and(|n| {
-            n.metric_type == old.metric_type
-                && n.metrics
-                    .iter()
-                    .any(|nm| nm.labels == m.labels && !decreased(&m.value, &nm.value))
-        });
+    let new = new.filter(|n| n.metric_type == old.metric_type);
+    let mut lookup = new.map(|n| MetricLookup::new(&n.metrics));
+    for (i, m) in old.metrics.iter().enumerate() {
+        let kept = lookup
+            .as_mut()
+            .and_then(|l| l.find(i, &m.labels))
+            .is_some_and(|nm| !decreased(&m.value, &nm.value));
         if kept {
             continue;
         }
