@@ -187,6 +187,7 @@ impl Pusher {
     /// | `TALLY_PUSH_INTERVAL` | `max_wait`: `5s`, `500ms`, `1m` or plain seconds |
     /// | `TALLY_PUSH_MAX_ITEMS` | early push after this many updates (`0`: never) |
     /// | `TALLY_SPOOL_DIR` | the spool directory |
+    /// | `TALLY_PUSH_TTL` | [`ttl`](PusherBuilder::ttl): `90s`, `15m`, ... |
     pub fn from_env() -> Result<Self, PushConfigError> {
         PusherBuilder::from_env()?.start()
     }
@@ -272,7 +273,11 @@ impl Pusher {
     fn finish(&mut self, deadline: Duration) -> ShutdownReport {
         let shared = &*self.shared;
         let until = Instant::now() + deadline;
-        let snapshot = Arc::new(Snapshot::take(&shared.registry, shared.process_start));
+        let snapshot = Arc::new(Snapshot::take(
+            &shared.registry,
+            shared.process_start,
+            shared.config.ttl,
+        ));
         shared.state.lock().phase = Phase::Finishing {
             snapshot: snapshot.clone(),
             deadline: until,

@@ -224,7 +224,8 @@ fn server_errors_are_retried_with_the_same_state_until_success() {
     let pusher = s.start(
         s.builder("retry")
             .url(server.url())
-            .backoff(ms(100), ms(100)),
+            .backoff(ms(100), ms(100))
+            .ttl(secs(90)),
     );
     s.advance(secs(5));
     s.advance(ms(100));
@@ -241,6 +242,7 @@ fn server_errors_are_retried_with_the_same_state_until_success() {
         assert_eq!(r.sequence(), got[0].sequence(), "a retry reuses the number");
         assert_eq!(r.body, got[0].body, "and the body");
         assert!(r.header("Tally-Process-Start").parse::<f64>().unwrap() > 1e9);
+        assert_eq!(r.header("Tally-TTL"), "90000ms");
     }
     assert!(got[0].body.contains("work_total 9\n"));
     let url = server.url();

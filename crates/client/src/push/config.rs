@@ -91,7 +91,11 @@ pub struct PusherBuilder {
     breaker_cool_down: Duration,
     sample_interval: Duration,
     seed: Option<u64>,
+    ttl: Option<Duration>,
 }
+
+/// The longest `Tally-TTL` a tally gateway accepts.
+const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 impl fmt::Debug for PusherBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,6 +107,7 @@ impl fmt::Debug for PusherBuilder {
             .field("max_wait", &self.max_wait)
             .field("max_items", &self.max_items)
             .field("spool_dir", &self.spool_dir)
+            .field("ttl", &self.ttl)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +135,7 @@ impl Default for PusherBuilder {
             breaker_cool_down: Duration::from_secs(30),
             sample_interval: Duration::from_millis(100),
             seed: None,
+            ttl: None,
         }
     }
 }
@@ -149,6 +155,7 @@ pub(crate) struct PushConfig {
     pub(crate) breaker_cool_down: Duration,
     pub(crate) sample_interval: Duration,
     pub(crate) seed: Option<u64>,
+    pub(crate) ttl: Option<Duration>,
 }
 
 /// What [`PusherBuilder::start`] hands to the pusher.
@@ -200,6 +207,9 @@ impl PusherBuilder {
             b.max_items = (n > 0).then_some(n);
         }
         b.spool_dir = get("TALLY_SPOOL_DIR").map(PathBuf::from);
+        if let Some(v) = get("TALLY_PUSH_TTL") {
+            b.ttl = Some(parse_duration(&v).map_err(|r| invalid("TALLY_PUSH_TTL", &v, r.into()))?);
+        }
         Ok(b)
     }
 
@@ -301,6 +311,14 @@ impl PusherBuilder {
         self
     }
 
+    /// Asks a tally gateway to expire this group when it has not been pushed for `ttl`
+    /// (the `Tally-TTL` header, 1 ms to 30 days; default: the gateway's own TTL).
+    /// Pushgateway ignores it.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
     /// Seeds the backoff jitter, for reproducible tests (default: random).
     pub fn jitter_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -367,6 +385,14 @@ impl PusherBuilder {
                 reason: "must not be below the base",
             });
         }
+        if let Some(ttl) = self.ttl {
+            if ttl < Duration::from_millis(1) || ttl > MAX_TTL {
+                return Err(PushConfigError::InvalidSetting {
+                    setting: "ttl",
+                    reason: "must be between 1 ms and 30 days",
+                });
+            }
+        }
         if self.breaker_threshold == 0 {
             return Err(PushConfigError::InvalidSetting {
                 setting: "breaker failures",
@@ -390,6 +416,7 @@ impl PusherBuilder {
                 breaker_cool_down: self.breaker_cool_down,
                 sample_interval: self.sample_interval,
                 seed: self.seed,
+                ttl: self.ttl,
             },
             registry: self
                 .registry
@@ -509,6 +536,7 @@ mod tests {
             ("TALLY_PUSH_INTERVAL", "500ms"),
             ("TALLY_PUSH_MAX_ITEMS", "0"),
             ("TALLY_SPOOL_DIR", "/var/spool/tally"),
+            ("TALLY_PUSH_TTL", "10m"),
         ]))
         .unwrap();
         assert_eq!(b.max_wait, Duration::from_millis(500));
@@ -520,6 +548,7 @@ mod tests {
             parts.config.spool_dir,
             Some(PathBuf::from("/var/spool/tally"))
         );
+        assert_eq!(parts.config.ttl, Some(Duration::from_secs(600)));
     }
 
     #[test]
@@ -606,6 +635,9 @@ mod tests {
             setting(b().breaker(0, Duration::from_secs(1))),
             "breaker failures"
         );
+        assert_eq!(setting(b().ttl(Duration::from_micros(10))), "ttl");
+        assert_eq!(setting(b().ttl(MAX_TTL + Duration::from_secs(1))), "ttl");
+        assert_eq!(setting(b().ttl(MAX_TTL)), "none");
         assert!(matches!(
             b().url("http://gw").job("").build(),
             Err(PushConfigError::MissingJob)

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tally_model::expfmt::{self, Format};
 use tally_model::{Labels, Metric, MetricFamily, MetricType, MetricValue};
@@ -17,13 +18,16 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 pub(crate) const PROCESS_START_HEADER: &str = "Tally-Process-Start";
 /// The header with the push sequence number.
 pub(crate) const SEQUENCE_HEADER: &str = "Tally-Push-Sequence";
+/// The header with the group's time to live, when configured.
+pub(crate) const TTL_HEADER: &str = "Tally-TTL";
 
 /// One state of the registry, ready to send: what a push carries.
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     /// The push sequence number.
     pub(crate) sequence: u64,
-    /// `Content-Type`, `Tally-Process-Start`, `Tally-Push-Sequence`.
+    /// `Content-Type`, `Tally-Process-Start`, `Tally-Push-Sequence`, and `Tally-TTL` when
+    /// configured.
     pub(crate) headers: Vec<(String, String)>,
     /// The text-format body.
     pub(crate) body: Vec<u8>,
@@ -41,7 +45,7 @@ fn next_sequence() -> u64 {
 impl Snapshot {
     /// Gathers `registry` now. Adds `process_start_time_seconds` (= `process_start`) when
     /// the registry does not export it, so every body says which process it comes from.
-    pub(crate) fn take(registry: &Registry, process_start: f64) -> Self {
+    pub(crate) fn take(registry: &Registry, process_start: f64, ttl: Option<Duration>) -> Self {
         let mut families = registry.gather();
         if !families
             .iter()
@@ -60,13 +64,17 @@ impl Snapshot {
         let mut body = Vec::with_capacity(4096);
         expfmt::encode(&families, Format::Text, &mut body);
         let sequence = next_sequence();
+        let mut headers = vec![
+            ("Content-Type".to_owned(), CONTENT_TYPE.to_owned()),
+            (PROCESS_START_HEADER.to_owned(), process_start.to_string()),
+            (SEQUENCE_HEADER.to_owned(), sequence.to_string()),
+        ];
+        if let Some(ttl) = ttl {
+            headers.push((TTL_HEADER.to_owned(), format!("{}ms", ttl.as_millis())));
+        }
         Self {
             sequence,
-            headers: vec![
-                ("Content-Type".to_owned(), CONTENT_TYPE.to_owned()),
-                (PROCESS_START_HEADER.to_owned(), process_start.to_string()),
-                (SEQUENCE_HEADER.to_owned(), sequence.to_string()),
-            ],
+            headers,
             body,
         }
     }
@@ -107,7 +115,11 @@ pub(crate) fn run(shared: &Shared) {
             (None, _) => false,
         };
         if asked || busy || now >= next_push {
-            let snapshot = Arc::new(Snapshot::take(&shared.registry, shared.process_start));
+            let snapshot = Arc::new(Snapshot::take(
+                &shared.registry,
+                shared.process_start,
+                config.ttl,
+            ));
             baseline = activity;
             next_push = now + config.max_wait;
             let mut state = shared.state.lock();
@@ -134,8 +146,8 @@ mod tests {
     fn snapshots_carry_process_start_and_increasing_sequences() {
         let registry = Registry::new();
         registry.counter("jobs", "Jobs.").unwrap().inc_by(3);
-        let a = Snapshot::take(&registry, 1_700_000_000.5);
-        let b = Snapshot::take(&registry, 1_700_000_000.5);
+        let a = Snapshot::take(&registry, 1_700_000_000.5, None);
+        let b = Snapshot::take(&registry, 1_700_000_000.5, Some(Duration::from_secs(90)));
         assert!(b.sequence > a.sequence);
         let text = String::from_utf8(a.body.clone()).unwrap();
         assert_eq!(
@@ -152,6 +164,10 @@ mod tests {
                 ("Tally-Push-Sequence".to_owned(), a.sequence.to_string()),
             ]
         );
+        assert_eq!(
+            b.headers.last(),
+            Some(&("Tally-TTL".to_owned(), "90000ms".to_owned()))
+        );
     }
 
     #[test]
@@ -161,7 +177,7 @@ mod tests {
             .gauge("process_start_time_seconds", "")
             .unwrap()
             .set(42.0);
-        let s = Snapshot::take(&registry, 1.0);
+        let s = Snapshot::take(&registry, 1.0, None);
         let text = String::from_utf8(s.body).unwrap();
         let samples = text
             .lines()
