@@ -73,6 +73,27 @@ pub fn contribution(value: &MetricValue) -> Option<Contribution> {
     }
 }
 
+/// Why a counter-like value cannot be aggregated, if it cannot: a counter total, bucket
+/// count or `_count` that is negative, NaN or infinite would make the aggregated total go
+/// down or stay NaN for good (retired amounts keep it). `_sum` may be anything.
+pub(crate) fn unaggregatable(value: &MetricValue) -> Option<&'static str> {
+    let bad = |v: f64| !(v.is_finite() && v >= 0.0);
+    match value {
+        MetricValue::Counter(c) if bad(c.value) => {
+            Some("a counter must be a finite number not below zero")
+        }
+        MetricValue::Histogram(h)
+            if h.buckets.iter().any(|b| bad(b.cumulative_count)) || h.count.is_some_and(bad) =>
+        {
+            Some("histogram bucket counts and _count must be finite numbers not below zero")
+        }
+        MetricValue::Summary(s) if s.count.is_some_and(bad) => {
+            Some("a summary _count must be a finite number not below zero")
+        }
+        _ => None,
+    }
+}
+
 /// Every counter-like contribution of a family, keyed by aggregated series.
 pub fn family_contributions<'a>(
     family: &'a MetricFamily,

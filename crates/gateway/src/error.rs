@@ -27,6 +27,14 @@ pub enum PushError {
         /// Its type.
         metric_type: &'static str,
     },
+    /// A counter-like value the aggregated view cannot add up (negative, NaN, infinite).
+    #[error("metric family {family:?}: {reason}")]
+    InvalidValue {
+        /// The family.
+        family: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A limit would be exceeded.
     #[error("limit exceeded: at most {max} {limit}")]
     Limit {

@@ -188,6 +188,13 @@ impl Gateway {
             }
         }
         for family in &push.families {
+            // The metric name is the `__name__` label: the label length limit holds for it.
+            if family.name.len() > limits.max_label_length {
+                return Err(PushError::Limit {
+                    limit: "label length",
+                    max: limits.max_label_length,
+                });
+            }
             if family.metric_type == MetricType::StateSet
                 || family.metric_type == MetricType::Info
                 || family.metric_type == MetricType::GaugeHistogram
@@ -201,6 +208,12 @@ impl Gateway {
                 if m.timestamp_ms.is_some() {
                     return Err(PushError::Timestamp {
                         family: family.name.clone(),
+                    });
+                }
+                if let Some(reason) = crate::contribution::unaggregatable(&m.value) {
+                    return Err(PushError::InvalidValue {
+                        family: family.name.clone(),
+                        reason,
                     });
                 }
                 // Labels were merged with the grouping key before validation.
