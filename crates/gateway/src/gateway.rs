@@ -313,6 +313,12 @@ impl Gateway {
         if push.start_time.is_none() {
             push.start_time = pushed_start_time(&push.families);
         }
+        if push.start_time.is_none() && push.method == PushMethod::Post {
+            // A POST without a start time keeps the group's `process_start_time_seconds`,
+            // so the group keeps its start time: a later push with another one is still a
+            // restart (rule 2), and a lower counter here is one series reset (0003).
+            push.start_time = self.groups.get(&push.key).and_then(|g| g.start_time);
+        }
         let resumable = self
             .tombstones
             .get(&push.key)
