@@ -7,6 +7,7 @@
 //!   `promtool check metrics` (reading in `check_metrics/source.rs`, line positions in
 //!   `check_metrics/locate.rs`).
 //! - `lint.rs`: promlint's naming and metadata rules over parsed families.
+//! - `push.rs`: `tally push`, one push (or delete) to a gateway from a file or stdin.
 //!
 //! Exit status: 0 on success, 1 when the checked input is invalid, 2 on usage or I/O
 //! errors (clap's own usage errors also exit with 2).
@@ -16,6 +17,7 @@
 
 mod check_metrics;
 mod lint;
+mod push;
 mod serve;
 
 use std::process::ExitCode;
@@ -40,6 +42,14 @@ enum Cli {
     /// Run the server: the aggregating push gateway (Pushgateway-compatible API),
     /// `/metrics` with the aggregated view, durable state.
     Serve(Box<serve::ServeArgs>),
+    /// Push an exposition (a file or stdin) to a push gateway, or delete a group.
+    #[command(
+        after_help = "Exit status: 0 if the gateway accepted it, 1 if the body is \
+        invalid (printed as LINE:COL: reason; nothing is sent) or the gateway refused it \
+        with a 4xx, 2 if the input cannot be read, the gateway cannot be reached or \
+        answers with a 5xx."
+    )]
+    Push(push::PushArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +58,7 @@ fn main() -> ExitCode {
             check_metrics::run(&args, &mut std::io::stdout().lock(), &mut std::io::stderr())
         }
         Cli::Serve(args) => serve::run(&args).map(|()| Outcome::Parsed { problems: 0 }),
+        Cli::Push(args) => push::run(&args, &mut std::io::stderr()),
     };
     match result {
         Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,
