@@ -8,6 +8,7 @@
 //!   `check_metrics/locate.rs`).
 //! - `lint.rs`: promlint's naming and metadata rules over parsed families.
 //! - `push.rs`: `tally push`, one push (or delete) to a gateway from a file or stdin.
+//! - `functions.rs`: `tally functions`, the table of measured functions from `/metrics`.
 //!
 //! Exit status: 0 on success, 1 when the checked input is invalid, 2 on usage or I/O
 //! errors (clap's own usage errors also exit with 2).
@@ -16,6 +17,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod check_metrics;
+mod functions;
 mod lint;
 mod push;
 mod serve;
@@ -50,6 +52,9 @@ enum Cli {
         answers with a 5xx."
     )]
     Push(push::PushArgs),
+    /// Show calls, errors, error ratio, mean and p95 duration of every function measured
+    /// with #[tally::measured] (function_calls_* metrics), read from a server's /metrics.
+    Functions(functions::FunctionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,8 @@ fn main() -> ExitCode {
         }
         Cli::Serve(args) => serve::run(&args).map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Push(args) => push::run(&args, &mut std::io::stderr()),
+        Cli::Functions(args) => functions::run(&args, &mut std::io::stdout().lock())
+            .map(|()| Outcome::Parsed { problems: 0 }),
     };
     match result {
         Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,
