@@ -9,6 +9,7 @@
 //! - `lint.rs`: promlint's naming and metadata rules over parsed families.
 //! - `push.rs`: `tally push`, one push (or delete) to a gateway from a file or stdin.
 //! - `functions.rs`: `tally functions`, the table of measured functions from `/metrics`.
+//! - `bench.rs`: `tally bench`, load generators (`bench_push.rs`: `tally bench push`).
 //!
 //! Exit status: 0 on success, 1 when the checked input is invalid, 2 on usage or I/O
 //! errors (clap's own usage errors also exit with 2).
@@ -16,6 +17,8 @@
 // A command-line tool prints by design; the workspace warns on printing for libraries.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench;
+mod bench_push;
 mod check_metrics;
 mod functions;
 mod lint;
@@ -55,6 +58,8 @@ enum Cli {
     /// Show calls, errors, error ratio, mean and p95 duration of every function measured
     /// with #[tally::measured] (function_calls_* metrics), read from a server's /metrics.
     Functions(functions::FunctionsArgs),
+    /// Load generators: measure a server (`tally bench push`).
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Cli::Serve(args) => serve::run(&args).map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Push(args) => push::run(&args, &mut std::io::stderr()),
         Cli::Functions(args) => functions::run(&args, &mut std::io::stdout().lock())
+            .map(|()| Outcome::Parsed { problems: 0 }),
+        Cli::Bench(args) => bench::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
     };
     match result {
