@@ -13,6 +13,9 @@ mod support {
     pub mod run;
 }
 
+#[path = "e2e/gateway_cmds.rs"]
+mod gateway_cmds;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

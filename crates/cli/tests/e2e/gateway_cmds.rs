@@ -1,0 +1,396 @@
+//! End-to-end tests of `tally push`, `tally functions` and `tally bench push` against a
+//! real `tally serve` started on a loopback port.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::support::run::{tally, Run};
+
+/// How long the server may take to answer `/-/ready`. Generous: this waits for a process
+/// to start, it times nothing under test.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `tally serve` child with its data in a temporary directory; killed by its PID and
+/// reaped on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        let mut last_log = String::new();
+        // Another attempt when the port picked was taken by the time the server bound it.
+        for _ in 0..3 {
+            let dir = TempDir::new().expect("creating a temporary directory");
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("binding 127.0.0.1:0")
+                .port();
+            let log = std::fs::File::create(dir.path().join("serve.log")).expect("creating log");
+            let child = Command::new(env!("CARGO_BIN_EXE_tally"))
+                .args([
+                    "serve",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--data-dir",
+                ])
+                .arg(dir.path().join("data"))
+                .env_remove("TALLY_CONFIG")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("cloning the log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("starting tally serve");
+            let mut server = Server {
+                child,
+                port,
+                _dir: dir,
+            };
+            if server.wait_ready() {
+                return server;
+            }
+            last_log =
+                std::fs::read_to_string(server._dir.path().join("serve.log")).unwrap_or_default();
+        }
+        panic!("tally serve exited before it was ready, 3 times; last log:\n{last_log}");
+    }
+
+    /// Polls `/-/ready` until 200; `false` if the process exited first.
+    fn wait_ready(&mut self) -> bool {
+        let agent = agent();
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if agent
+                .get(self.url("/-/ready"))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return true;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tally serve did not get ready within {READY_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn get(&self, path: &str) -> String {
+        agent()
+            .get(self.url(path))
+            .call()
+            .expect("GET from tally serve")
+            .body_mut()
+            .read_to_string()
+            .expect("reading the answer")
+    }
+
+    /// The grouping keys of `GET /api/v1/groups`, each as sorted `name=value` pairs.
+    fn groups(&self) -> Vec<Vec<String>> {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.get("/api/v1/groups")).expect("groups JSON");
+        json["data"]
+            .as_array()
+            .expect("data is an array")
+            .iter()
+            .map(|g| {
+                g["labels"]
+                    .as_object()
+                    .expect("labels are an object")
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // `Child::kill` signals exactly this PID; wait reaps it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn write(dir: &Path, name: &str, content: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, content).expect("writing a fixture");
+    path.to_str().expect("temporary paths are UTF-8").to_owned()
+}
+
+const JOBS: &str =
+    "# HELP jobs_done_total Jobs done.\n# TYPE jobs_done_total counter\njobs_done_total 3\n";
+
+#[test]
+fn push_encodes_the_grouping_key_and_delete_removes_it() {
+    let server = Server::start();
+    let url = server.url("");
+    let pushed = tally(
+        &[
+            "push",
+            "--url",
+            &url,
+            "--job",
+            "nightly/import",
+            "--label",
+            "path=a/b",
+            "--label",
+            "zone=eu west",
+            "--label",
+            "instance=",
+            "-",
+        ],
+        Some(JOBS.as_bytes()),
+    );
+    pushed.assert_code(0);
+    // The empty instance is an absent label, as in Pushgateway.
+    assert_eq!(
+        server.groups(),
+        [["job=nightly/import", "path=a/b", "zone=eu west"]],
+        "{pushed}"
+    );
+    assert!(server
+        .get("/metrics")
+        .contains("jobs_done_total{job=\"nightly/import\",path=\"a/b\",zone=\"eu west\"} 3"));
+
+    let deleted = tally(
+        &[
+            "push",
+            "--url",
+            &url,
+            "--job",
+            "nightly/import",
+            "--label",
+            "path=a/b",
+            "--label",
+            "zone=eu west",
+            "--delete",
+        ],
+        None,
+    );
+    deleted.assert_code(0);
+    assert!(server.groups().is_empty(), "{deleted}");
+}
+
+#[test]
+fn push_from_a_file_with_post_and_ttl() {
+    let server = Server::start();
+    let dir = TempDir::new().expect("temporary directory");
+    let file = write(dir.path(), "jobs.prom", JOBS);
+    let url = server.url("/");
+    tally(
+        &[
+            "push", "--url", &url, "--job", "batch", "--method", "post", "--ttl", "90s", &file,
+        ],
+        None,
+    )
+    .assert_code(0);
+    let json: serde_json::Value =
+        serde_json::from_str(&server.get("/api/v1/groups")).expect("groups JSON");
+    let ttl = json["data"][0]["ttl_left_seconds"].as_f64().expect("a TTL");
+    assert!((80.0..=90.0).contains(&ttl), "TTL left {ttl}");
+}
+
+#[test]
+fn an_invalid_body_is_reported_by_position_and_not_sent() {
+    let server = Server::start();
+    let run = tally(
+        &["push", "--url", &server.url(""), "--job", "j"],
+        Some(b"ok_metric 1\nbad{x=\"1\" y=\"2\"} 1\n"),
+    );
+    run.assert_code(1);
+    assert!(run.stderr.starts_with("2:11: "), "{run}");
+    assert!(run.stderr.contains("nothing pushed"), "{run}");
+    assert!(server.groups().is_empty());
+}
+
+#[test]
+fn a_refused_push_prints_the_gateway_message() {
+    let server = Server::start();
+    // Valid text, but pushes must not carry timestamps: the gateway answers 400.
+    let run = tally(
+        &["push", "--url", &server.url(""), "--job", "j"],
+        Some(b"# TYPE a counter\na 1 1700000000000\n"),
+    );
+    run.assert_code(1);
+    assert!(run.stderr.contains("400 Bad Request"), "{run}");
+    assert!(run.stderr.contains("timestamps"), "{run}");
+}
+
+#[test]
+fn push_to_nothing_exits_2() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port();
+    let run = tally(
+        &[
+            "push",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+            "--job",
+            "j",
+        ],
+        Some(JOBS.as_bytes()),
+    );
+    run.assert_code(2);
+    assert!(run.stderr.contains("sending to"), "{run}");
+}
+
+const FUNCTIONS: &str = "\
+# TYPE function_calls_total counter
+function_calls_total{function=\"load\",module=\"app\",result=\"ok\"} 95
+function_calls_total{function=\"load\",module=\"app\",result=\"error\"} 5
+function_calls_total{function=\"save\",module=\"app\",result=\"ok\"} 10
+function_calls_total{function=\"save\",module=\"app\",result=\"error\"} 0
+# TYPE function_calls_duration_seconds histogram
+function_calls_duration_seconds_bucket{function=\"load\",module=\"app\",le=\"0.01\"} 50
+function_calls_duration_seconds_bucket{function=\"load\",module=\"app\",le=\"0.1\"} 100
+function_calls_duration_seconds_bucket{function=\"load\",module=\"app\",le=\"+Inf\"} 100
+function_calls_duration_seconds_sum{function=\"load\",module=\"app\"} 2
+function_calls_duration_seconds_count{function=\"load\",module=\"app\"} 100
+function_calls_duration_seconds_bucket{function=\"save\",module=\"app\",le=\"0.01\"} 10
+function_calls_duration_seconds_bucket{function=\"save\",module=\"app\",le=\"0.1\"} 10
+function_calls_duration_seconds_bucket{function=\"save\",module=\"app\",le=\"+Inf\"} 10
+function_calls_duration_seconds_sum{function=\"save\",module=\"app\"} 0.01
+function_calls_duration_seconds_count{function=\"save\",module=\"app\"} 10
+";
+
+fn push_functions(server: &Server, instance: &str) -> Run {
+    let run = tally(
+        &[
+            "push",
+            "--url",
+            &server.url(""),
+            "--job",
+            "api",
+            "--label",
+            &format!("instance={instance}"),
+        ],
+        Some(FUNCTIONS.as_bytes()),
+    );
+    run.assert_code(0);
+    run
+}
+
+#[test]
+fn functions_table_sums_instances_of_the_aggregated_view() {
+    let server = Server::start();
+    push_functions(&server, "a");
+    push_functions(&server, "b");
+    let run = tally(&["functions", "--url", &server.url("")], None);
+    run.assert_code(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "FUNCTION  MODULE  CALLS  ERRORS  ERR%    MEAN     P95",
+            // Rank 190 of 200 is in (0.01, 0.1] (100 there, 100 below): 0.01 + 0.09 * 0.9.
+            "load      app       200      10  5.00  20.0ms  91.0ms",
+            "save      app        20       0  0.00   1.0ms   9.5ms",
+        ],
+        "{run}"
+    );
+
+    let run = tally(&["functions", "--url", &server.url(""), "--json"], None);
+    run.assert_code(0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON output");
+    assert_eq!(json["functions"][0]["function"], "load");
+    assert_eq!(json["functions"][0]["calls"], 200.0);
+    assert_eq!(json["functions"][0]["error_ratio"], 0.05);
+}
+
+#[test]
+fn functions_watch_reports_rates_between_reads() {
+    let server = Server::start();
+    push_functions(&server, "a");
+    let run = tally(
+        &[
+            "functions",
+            "--url",
+            &server.url(""),
+            "--json",
+            "--watch",
+            "0.2",
+            "--iterations",
+            "2",
+        ],
+        None,
+    );
+    run.assert_code(0);
+    let reads: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(reads.len(), 2, "{run}");
+    assert!(reads[0]["interval_seconds"].is_null());
+    assert!(reads[1]["interval_seconds"]
+        .as_f64()
+        .is_some_and(|s| s > 0.1));
+    // Nothing was pushed in between: no calls per second.
+    assert_eq!(reads[1]["functions"][0]["calls_per_second"], 0.0);
+}
+
+#[test]
+fn bench_push_makes_exactly_the_pushes_asked_for() {
+    let server = Server::start();
+    let run = tally(
+        &[
+            "bench",
+            "push",
+            "--url",
+            &server.url(""),
+            "--groups",
+            "5",
+            "--concurrency",
+            "2",
+            "--pushes",
+            "40",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        None,
+    );
+    run.assert_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON report");
+    assert_eq!(report["pushes_ok"], 40, "{run}");
+    assert_eq!(report["samples_per_push"], 36);
+    assert!(
+        report["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{run}"
+    );
+    assert_eq!(server.groups().len(), 5);
+    // Counters grew push after push (41 pushes of 5 groups, the pre-flight one included).
+    assert!(server.get("/metrics").contains("app_http_requests_total"));
+}
+
+#[test]
+fn bench_push_refuses_remote_targets() {
+    let run = tally(&["bench", "push", "--url", "http://192.0.2.1:9091"], None);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--allow-remote"), "{run}");
+}
