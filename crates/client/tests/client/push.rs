@@ -4,11 +4,8 @@
 //! sleeping; only HTTP itself is real, and every real wait is bounded by a few seconds.
 
 // Test helpers panic on purpose, with a message.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "push/fault_server.rs"]
 mod fault_server;
-#[path = "push/pushgateway.rs"]
 mod pushgateway;
 
 use std::sync::Arc;

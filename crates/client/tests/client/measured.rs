@@ -5,7 +5,6 @@
 //! of its own names. Module-level functions have `module="measured"` (the test crate).
 
 // Helpers outside `#[test]` functions fail the test loudly, which is what `expect` is for.
-#![allow(clippy::expect_used)]
 
 use std::error::Error;
 use std::future::Future;

@@ -3,7 +3,6 @@
 //! and the `tally::testing` helpers that these tests use to compare expositions.
 
 // Helpers outside `#[test]` functions unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
