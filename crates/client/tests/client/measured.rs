@@ -2,7 +2,7 @@
 //! `tally::default_registry()`, read back from its text exposition.
 //!
 //! Every test in this binary shares the default registry, so each test measures functions
-//! of its own names. Module-level functions have `module="measured"` (the test crate).
+//! of its own names. Module-level functions have `module="client::measured"` (the test crate).
 
 // Helpers outside `#[test]` functions fail the test loudly, which is what `expect` is for.
 
@@ -57,7 +57,7 @@ fn stats_in(module: &str, function: &str) -> (f64, f64, f64, f64) {
 macro_rules! assert_calls {
     ($function:expr, ok = $ok:expr, error = $error:expr, in_flight = $in_flight:expr) => {
         assert_calls!(
-            "measured",
+            "client::measured",
             $function,
             ok = $ok,
             error = $error,
@@ -201,7 +201,7 @@ fn panics_are_errors() {
 
 #[measured]
 fn in_flight_inside() -> f64 {
-    let (_, _, _, in_flight) = stats_in("measured", "in_flight_inside");
+    let (_, _, _, in_flight) = stats_in("client::measured", "in_flight_inside");
     in_flight
 }
 
@@ -334,7 +334,7 @@ mod inner {
 fn module_is_the_module_path() {
     assert_eq!(inner::nested_twice(2), 4);
     assert_calls!(
-        "measured::inner",
+        "client::measured::inner",
         "nested_twice",
         ok = 1,
         error = 0,
@@ -380,7 +380,7 @@ fn a_cancelled_future_is_an_error_and_leaves_no_call_in_flight() {
     // Never polled: the call never started, nothing is recorded.
     drop(slow_job());
     assert_eq!(
-        sample(r#"function_calls_concurrent{function="slow_job",module="measured"}"#),
+        sample(r#"function_calls_concurrent{function="slow_job",module="client::measured"}"#),
         None
     );
 
@@ -576,14 +576,14 @@ fn the_three_families_are_exposed_with_autometrics_names() {
         "# TYPE function_calls_total counter",
         "# TYPE function_calls_duration_seconds histogram",
         "# TYPE function_calls_concurrent gauge",
-        r#"function_calls_total{function="exposed",module="measured",result="ok"} 1"#,
-        r#"function_calls_total{function="exposed",module="measured",result="error"} 0"#,
-        r#"function_calls_duration_seconds_bucket{function="exposed",module="measured",le="0.005"} "#,
-        r#"function_calls_duration_seconds_bucket{function="exposed",module="measured",le="0.075"} "#,
-        r#"function_calls_duration_seconds_bucket{function="exposed",module="measured",le="7.5"} 1"#,
-        r#"function_calls_duration_seconds_bucket{function="exposed",module="measured",le="+Inf"} 1"#,
-        r#"function_calls_duration_seconds_count{function="exposed",module="measured"} 1"#,
-        r#"function_calls_concurrent{function="exposed",module="measured"} 0"#,
+        r#"function_calls_total{function="exposed",module="client::measured",result="ok"} 1"#,
+        r#"function_calls_total{function="exposed",module="client::measured",result="error"} 0"#,
+        r#"function_calls_duration_seconds_bucket{function="exposed",module="client::measured",le="0.005"} "#,
+        r#"function_calls_duration_seconds_bucket{function="exposed",module="client::measured",le="0.075"} "#,
+        r#"function_calls_duration_seconds_bucket{function="exposed",module="client::measured",le="7.5"} 1"#,
+        r#"function_calls_duration_seconds_bucket{function="exposed",module="client::measured",le="+Inf"} 1"#,
+        r#"function_calls_duration_seconds_count{function="exposed",module="client::measured"} 1"#,
+        r#"function_calls_concurrent{function="exposed",module="client::measured"} 0"#,
     ] {
         assert!(
             text.contains(expected),
