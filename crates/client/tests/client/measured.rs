@@ -2,9 +2,8 @@
 //! `tally::default_registry()`, read back from its text exposition.
 //!
 //! Every test in this binary shares the default registry, so each test measures functions
-//! of its own names. Module-level functions have `module="client::measured"` (the test crate).
+//! of its own names. Module-level functions have `module="client::measured"` (this module).
 
-// Helpers outside `#[test]` functions fail the test loudly, which is what `expect` is for.
 
 use std::error::Error;
 use std::future::Future;
