@@ -1,0 +1,45 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! tally-server's integration tests: the HTTP API as DESIGN.md §4 and §8 specify it,
+//! in-process and against real peers.
+//!
+//! # Layout
+//!
+//! Tests:
+//! - `api.rs`: the API in-process (`Router::oneshot`): push, read, delete, PUT vs POST,
+//!   `@base64`, `Tally-TTL` and expiry on a manual clock, `Tally-Process-Start` +
+//!   `Tally-Push-Sequence`, OpenMetrics negotiation, both views, `/api/v1/groups`, health.
+//! - `bad_input.rs`: a corpus of malformed and hostile requests, each refused with its
+//!   status and a message naming the problem, changing nothing; and the rate limit.
+//! - `durability.rs`: `kill -9` under load and `SIGTERM` of a real `tally serve`; logs with
+//!   a torn or corrupt tail.
+//! - `python_clients.rs` (+ `clients.py`): 20 processes of the Python `prometheus_client`;
+//!   the aggregated totals must be exact.
+//! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
+//! - `pusher.rs`: tally's own `Pusher` end to end.
+//!
+//! Helpers:
+//! - `harness.rs`: the app in-process with a manual clock.
+//! - `live.rs`: the server in-process on a loopback socket.
+//! - `process.rs`: the `tally` binary as a child process.
+//! - `peers.rs`: programs on `PATH`, child-process guards, Prometheus.
+//! - `http.rs`: a blocking HTTP client.
+//! - `samples.rs`: expositions as `name{labels}` → value maps, compared with a diff.
+//!
+//! Every test is bounded in time: waits for processes and ports poll with deadlines, and
+//! nothing sleeps to test timing logic. Peers run on loopback ports picked by binding port
+//! 0, and are killed by PID when their guard drops. A missing peer fails the test and says
+//! to run `scripts/test`, which installs them.
+
+mod api;
+mod bad_input;
+mod durability;
+mod harness;
+mod http;
+mod live;
+mod peers;
+mod process;
+mod prometheus;
+mod pusher;
+mod python_clients;
+mod samples;
