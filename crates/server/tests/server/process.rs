@@ -16,9 +16,14 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::http::Http;
+use crate::peers::ChildGuard;
 
 /// How long the server may take to start answering (it replays its log first).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long building the binary may take (it waits for other Cargo runs on the same
+/// target directory first).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Pause between polls while waiting for the process.
 const POLL: Duration = Duration::from_millis(20);
@@ -50,9 +55,16 @@ pub fn tally_binary() -> &'static Path {
         if profile.file_name().is_some_and(|p| p == "release") {
             build.arg("--release");
         }
-        let output = build
-            .output()
+        let child = build
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|e| panic!("running {cargo:?} build -p tally-cli: {e}"));
+        let output = ChildGuard(child).wait_output(
+            Instant::now() + BUILD_TIMEOUT,
+            "cargo build -p tally-cli --bin tally",
+        );
         assert!(
             output.status.success(),
             "cargo build -p tally-cli --bin tally failed:\n{}",
