@@ -277,10 +277,7 @@ fn family(format: Format, index: usize) -> impl Strategy<Value = MetricFamily> {
                     .filter(|m| seen.insert(m.labels.clone()))
                     .collect::<Vec<_>>()
             });
-            (
-                Just((name, metric_type, help.clone(), unit)),
-                metrics,
-            )
+            (Just((name, metric_type, help.clone(), unit)), metrics)
         })
         .prop_map(|((name, metric_type, help, unit), metrics)| MetricFamily {
             name,
