@@ -306,9 +306,17 @@ impl ThreadStats {
     }
 }
 
+/// An agent keeping one connection alive. Its timeouts cover connecting, sending and
+/// receiving but not name resolution: ureq resolves the host on every request, and with
+/// a resolve timeout it does so on a new thread each time, which would make the
+/// generator spend more CPU per push than a fast server does.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
-        .timeout_global(Some(REQUEST_TIMEOUT))
+        .timeout_connect(Some(REQUEST_TIMEOUT))
+        .timeout_send_request(Some(REQUEST_TIMEOUT))
+        .timeout_send_body(Some(REQUEST_TIMEOUT))
+        .timeout_recv_response(Some(REQUEST_TIMEOUT))
+        .timeout_recv_body(Some(REQUEST_TIMEOUT))
         .http_status_as_error(false)
         .build()
         .new_agent()
