@@ -39,6 +39,7 @@ use crate::{
     Exemplar, HistogramValue, Metric, MetricFamily, MetricType, MetricValue, State, SummaryValue,
 };
 use line::{write_escaped, write_label_set, write_series, write_text_help, Extra, Name};
+use std::cell::Cell;
 
 /// Writes families in one format with one name escaping.
 ///
@@ -97,6 +98,7 @@ impl Encoder {
                 encoder: self,
                 name: &name,
                 metric,
+                labels_at: Cell::new(None),
             };
             match &metric.value {
                 MetricValue::Counter(c) => line.sample(out, suffix, Extra::None, c.value, None),
@@ -149,6 +151,7 @@ impl Encoder {
                     encoder: self,
                     name,
                     metric,
+                    labels_at: Cell::new(None),
                 };
                 line.sample(out, suffix, Extra::None, value, None);
             }
@@ -189,6 +192,7 @@ impl Encoder {
                 encoder: self,
                 name: &name,
                 metric,
+                labels_at: Cell::new(None),
             };
             match &metric.value {
                 MetricValue::Counter(c) => {
@@ -263,6 +267,9 @@ struct Line<'a> {
     encoder: &'a Encoder,
     name: &'a Name<'a>,
     metric: &'a Metric,
+    /// Where in the output the metric's label section was first written: the lines of a
+    /// histogram or summary copy it from there instead of escaping it again.
+    labels_at: Cell<Option<(usize, usize)>>,
 }
 
 impl Line<'_> {
@@ -276,7 +283,14 @@ impl Line<'_> {
         exemplar: Option<&Exemplar>,
     ) {
         let Encoder { format, escaping } = *self.encoder;
-        write_series(out, self.name, suffix, &self.metric.labels, extra, escaping);
+        write_series(
+            out,
+            self.name,
+            suffix,
+            (&self.metric.labels, &self.labels_at),
+            extra,
+            escaping,
+        );
         out.push(b' ');
         write_float(out, value);
         if let Some(ms) = self.metric.timestamp_ms {

@@ -21,10 +21,40 @@ pub(crate) fn write_float(out: &mut Vec<u8>, value: f64) {
         }
         let mut buf = itoa::Buffer::new();
         out.extend_from_slice(buf.format(value as i64).as_bytes());
-    } else {
+    } else if !write_short_decimal(out, value) {
         let mut buf = ryu::Buffer::new();
         out.extend_from_slice(buf.format_finite(value).as_bytes());
     }
+}
+
+/// Writes `value` with one to three decimals when that spelling reads back to exactly
+/// `value` (bucket bounds like `0.005` or `2.5`, prices, ratios): cheaper than the
+/// general shortest-representation algorithm. `k / 10^d` is correctly rounded, so when it
+/// equals `value`, parsing the decimal `k·10^-d` gives `value` back.
+fn write_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
+    for (digits, scale) in [(1usize, 10.0f64), (2, 100.0), (3, 1000.0)] {
+        let k = (value * scale).round();
+        if k.abs() >= MAX_INTEGER_FORM || k / scale != value {
+            continue;
+        }
+        let k = k as i64;
+        if value < 0.0 {
+            out.push(b'-');
+        }
+        let abs = k.unsigned_abs();
+        let pow = 10u64.pow(digits as u32);
+        let mut buf = itoa::Buffer::new();
+        out.extend_from_slice(buf.format(abs / pow).as_bytes());
+        out.push(b'.');
+        let frac = abs % pow;
+        let text = buf.format(frac);
+        for _ in text.len()..digits {
+            out.push(b'0');
+        }
+        out.extend_from_slice(text.as_bytes());
+        return true;
+    }
+    false
 }
 
 /// Appends an integer.
@@ -65,6 +95,14 @@ pub(crate) fn write_seconds_from_ms(out: &mut Vec<u8>, ms: i64) {
 pub(crate) fn parse_float(s: &str) -> Option<f64> {
     let bytes = s.as_bytes();
     let first = *bytes.first()?;
+    // Fast path: most values (counters, bucket counts) are small non-negative integers,
+    // exact in an f64 below 10^15.
+    if bytes.len() <= 15 && bytes.iter().all(u8::is_ascii_digit) {
+        let n = bytes
+            .iter()
+            .fold(0u64, |n, &b| n * 10 + u64::from(b - b'0'));
+        return Some(n as f64);
+    }
     // Rust's parser accepts what we want and nothing odd, except that it takes "inf" and
     // "nan" with a sign in front; Prometheus does too, so that is fine.
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'i' | b'I' | b'n' | b'N'))

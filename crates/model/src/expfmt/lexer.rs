@@ -22,15 +22,10 @@ use std::borrow::Cow;
 use super::error::{ParseError, ParseErrorKind};
 use super::float::{parse_float, parse_ms, parse_seconds_to_ms};
 use super::Format;
-use crate::name::{is_legacy_label_name, is_legacy_metric_name};
 use crate::MetricType;
 
 /// A label pair as lexed: name and unescaped value.
 pub type LabelPair<'a> = (Cow<'a, str>, Cow<'a, str>);
-
-/// Above this many labels on a line, duplicate names are found by the label-set builder
-/// (sorting) instead of by the lexer's quadratic scan.
-const LINEAR_DUPLICATE_CHECK_MAX: usize = 64;
 
 /// One line of an exposition.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +162,31 @@ impl<'a> Lexer<'a> {
             line: self.line.max(1),
             column: 1,
             kind,
+        }
+    }
+
+    /// An error naming a label that appears twice on the latest line, at its second
+    /// occurrence. Duplicates are found by the parser, which sorts the labels anyway; the
+    /// lexer only locates them for the message.
+    pub fn error_at_duplicate_label(&self, name: &str) -> ParseError {
+        let end = self.next.min(self.input.len());
+        let line = &self.input[self.line_start..end];
+        let bytes = line.as_bytes();
+        let is_label_at = |i: usize| {
+            let before_ok = i > 0 && matches!(bytes[i - 1], b'{' | b',' | b' ' | b'\t' | b'"');
+            let after = line[i + name.len()..].trim_start_matches([' ', '\t', '"']);
+            before_ok && after.starts_with('=')
+        };
+        let column = line
+            .match_indices(name)
+            .map(|(i, _)| i)
+            .filter(|&i| is_label_at(i))
+            .nth(1)
+            .map_or(1, |i| line[..i].chars().count() + 1);
+        ParseError {
+            line: self.line.max(1),
+            column,
+            kind: ParseErrorKind::DuplicateLabel(name.to_owned()),
         }
     }
 
@@ -477,6 +497,33 @@ fn excerpt(s: &str) -> String {
     }
 }
 
+/// Character classes for name scanning, one table lookup per byte.
+const LABEL_CHAR: u8 = 1;
+const METRIC_CHAR: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = LABEL_CHAR | METRIC_CHAR;
+        } else if c == b':' {
+            t[b] = METRIC_CHAR;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// The first `"` or `\\` in `bytes`. Label values are short, where a plain loop beats the
+/// set-up of a vectorised search.
+fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() > 64 {
+        return memchr::memchr2(b'"', b'\\', bytes);
+    }
+    bytes.iter().position(|&b| b == b'"' || b == b'\\')
+}
+
 /// A position within one line.
 struct Cursor<'a> {
     line: &'a str,
@@ -560,11 +607,16 @@ impl<'a> Cursor<'a> {
 
     fn take_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(&keep) {
-            self.pos += 1;
-        }
-        // Only ASCII bytes stop the loop, so both ends sit on character boundaries.
+        let rest = &self.bytes()[start..];
+        let len = rest.iter().position(|&b| !keep(b)).unwrap_or(rest.len());
+        self.pos = start + len;
+        // Only ASCII bytes stop the scan, so both ends sit on character boundaries.
         &self.line[start..self.pos]
+    }
+
+    /// The longest run of bytes of character class `class` (see [`CLASS`]).
+    fn take_class(&mut self, class: u8) -> &'a str {
+        self.take_while(|b| CLASS[b as usize] & class != 0)
     }
 
     /// A token up to the next blank.
@@ -582,11 +634,12 @@ impl<'a> Cursor<'a> {
             }
             return Ok(name);
         }
-        let name = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
+        let name = self.take_class(METRIC_CHAR);
         if name.is_empty() {
             return Err(At(start, unexpected("a metric name", self.found())));
         }
-        if !is_legacy_metric_name(name) {
+        // The scan admitted only legacy characters; only a leading digit is left to refuse.
+        if name.as_bytes()[0].is_ascii_digit() {
             return Err(At(start, invalid_name("metric name", name)));
         }
         if let Some(b) = self.peek() {
@@ -608,7 +661,7 @@ impl<'a> Cursor<'a> {
         self.pos += 1;
         let start = self.pos;
         let rest = &self.bytes()[start..];
-        let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
+        let Some(stop) = find_quote_or_backslash(rest) else {
             self.pos = self.line.len();
             return Err(At(self.pos, unexpected("a closing '\"'", "end of line")));
         };
@@ -621,7 +674,7 @@ impl<'a> Cursor<'a> {
         self.pos = start + stop;
         loop {
             let rest = &self.bytes()[self.pos..];
-            let Some(stop) = memchr::memchr2(b'"', b'\\', rest) else {
+            let Some(stop) = find_quote_or_backslash(rest) else {
                 self.pos = self.line.len();
                 return Err(At(self.pos, unexpected("a closing '\"'", "end of line")));
             };
@@ -705,10 +758,7 @@ impl<'a> Cursor<'a> {
             let start = self.pos;
             let (name, quoted) = match self.peek() {
                 Some(b'"') => (self.quoted()?, true),
-                _ => (
-                    Cow::Borrowed(self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_')),
-                    false,
-                ),
+                _ => (Cow::Borrowed(self.take_class(LABEL_CHAR)), false),
             };
             if text {
                 self.skip_blanks();
@@ -751,14 +801,12 @@ impl<'a> Cursor<'a> {
                 At(start, unexpected("a label name", self.found_at(start)))
             });
         }
-        if !quoted && !is_legacy_label_name(&name) {
+        // An unquoted name was scanned as legacy characters; only a leading digit is left.
+        if !quoted && name.as_bytes()[0].is_ascii_digit() {
             return Err(At(start, invalid_name("label name", &name)));
         }
         if name == "__name__" {
             return Err(At(start, ParseErrorKind::ReservedLabel(name.into_owned())));
-        }
-        if out.len() < LINEAR_DUPLICATE_CHECK_MAX && out.iter().any(|(n, _)| *n == name) {
-            return Err(At(start, ParseErrorKind::DuplicateLabel(name.into_owned())));
         }
         if self.peek() != Some(b'=') {
             return Err(At(self.pos, unexpected("'='", self.found())));

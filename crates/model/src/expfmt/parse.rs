@@ -49,7 +49,10 @@ pub fn parse(input: &[u8], format: Format) -> Result<Vec<MetricFamily>, ParseErr
                 builder.sample(&sample, labels, exemplar, line)
             }
         };
-        result.map_err(|kind| lexer.error(kind))?;
+        result.map_err(|kind| match kind {
+            ParseErrorKind::DuplicateLabel(name) => lexer.error_at_duplicate_label(&name),
+            kind => lexer.error(kind),
+        })?;
     }
     if format == Format::OpenMetrics && !eof {
         return Err(lexer.error_at_end(ParseErrorKind::MissingEof));
@@ -171,8 +174,9 @@ struct FamilyBuilder {
     /// The name used in metadata lines.
     key: Box<str>,
     states: Vec<MetricState>,
-    /// Metric indexes by label-set hash.
-    index: HashTable<usize>,
+    /// (label-set hash, metric index); the hash is kept so growing the table rehashes
+    /// nothing.
+    index: HashTable<(u64, usize)>,
     typed: bool,
     has_samples: bool,
 }
@@ -199,6 +203,8 @@ struct Builder {
     by_sample: HashMap<Box<str>, (usize, Role)>,
     /// The family of the latest line.
     current: Option<usize>,
+    /// The latest sample name resolved, and to what (lines of a family repeat names).
+    last_resolved: Option<(String, (usize, Role))>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -212,6 +218,7 @@ impl Builder {
             by_key: HashMap::new(),
             by_sample: HashMap::new(),
             current: None,
+            last_resolved: None,
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -231,6 +238,7 @@ impl Builder {
                 }
             }
         }
+        self.last_resolved = None;
         for (name, role) in names {
             self.by_sample.insert(name.into_boxed_str(), (idx, role));
         }
@@ -238,6 +246,7 @@ impl Builder {
     }
 
     fn unregister(&mut self, idx: usize) {
+        self.last_resolved = None;
         self.by_sample.retain(|_, (i, _)| *i != idx);
     }
 
@@ -357,7 +366,13 @@ impl Builder {
 
     /// The family and role of a sample name, creating an untyped family for a new name.
     fn resolve(&mut self, name: &str) -> Result<(usize, Role), ParseErrorKind> {
+        if let Some((last, found)) = &self.last_resolved {
+            if last == name {
+                return Ok(*found);
+            }
+        }
         if let Some(&found) = self.by_sample.get(name) {
+            self.remember(name, found);
             return Ok(found);
         }
         if let Some(&idx) = self.by_key.get(name) {
@@ -369,18 +384,20 @@ impl Builder {
             });
         }
         let idx = self.new_family(name, MetricType::Unknown)?;
+        self.remember(name, (idx, Role::Value));
         Ok((idx, Role::Value))
     }
 
-    fn hash_pairs<'p>(&self, pairs: impl Iterator<Item = (&'p str, &'p str)>) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for (n, v) in pairs {
-            h.write(n.as_bytes());
-            h.write_u8(0xff);
-            h.write(v.as_bytes());
-            h.write_u8(0xff);
-        }
-        h.finish()
+    /// Caches the latest resolution, reusing the string's buffer.
+    fn remember(&mut self, name: &str, found: (usize, Role)) {
+        let mut buf = self
+            .last_resolved
+            .take()
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        buf.clear();
+        buf.push_str(name);
+        self.last_resolved = Some((buf, found));
     }
 
     fn sample(
@@ -400,11 +417,12 @@ impl Builder {
             ));
         }
         self.current = Some(idx);
-        if !labels.windows(2).all(|w| w[0].0 <= w[1].0) {
+        // Strictly increasing names are sorted and distinct: one pass in the usual case.
+        if !labels.windows(2).all(|w| name_lt(&w[0].0, &w[1].0)) {
             labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(ParseErrorKind::DuplicateLabel(w[0].0.to_string()));
+            if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(ParseErrorKind::DuplicateLabel(w[0].0.to_string()));
+            }
         }
         let key_label;
         let special: &str = match role {
@@ -416,12 +434,11 @@ impl Builder {
             }
             _ => "",
         };
-        let special_value = if special.is_empty() {
+        let special_pos = if special.is_empty() {
             None
         } else {
-            let found = labels.iter().find(|(n, _)| n == special).map(|(_, v)| v);
-            match found {
-                Some(v) => Some(v.as_ref()),
+            match labels.iter().position(|(n, _)| n == special) {
+                Some(p) => Some(p),
                 None => {
                     return Err(ParseErrorKind::MissingLabel {
                         sample: line.name.to_string(),
@@ -434,13 +451,15 @@ impl Builder {
                 }
             }
         };
+        let special_value = special_pos.map(|p| labels[p].1.as_ref());
+        // The series' own labels: all but the special one, and none with an empty value.
         let identity = || {
             labels
                 .iter()
-                .filter(|(n, v)| n != special && !v.is_empty())
-                .map(|(n, v)| (n.as_ref(), v.as_ref()))
+                .enumerate()
+                .filter(move |(i, (_, v))| Some(*i) != special_pos && !v.is_empty())
+                .map(|(_, (n, v))| (n.as_ref(), v.as_ref()))
         };
-        let hash = self.hash_pairs(identity());
         let exemplar_allowed = role == Role::Bucket
             || (role == Role::Value
                 && self.families[idx].family.metric_type == MetricType::Counter);
@@ -449,11 +468,24 @@ impl Builder {
         let fb = &mut self.families[idx];
         fb.has_samples = true;
         let metrics = &fb.family.metrics;
-        let found = fb
-            .index
-            .find(hash, |&i| metrics[i].labels.iter().eq(identity()));
+        // Fast path: the lines of one histogram or summary come one after another, so the
+        // line usually continues the family's latest metric; no hashing needed then.
+        let last = metrics.len().checked_sub(1);
+        let continues = last.filter(|&i| metrics[i].labels.iter().eq(identity()));
+        let hash = if continues.is_some() {
+            0
+        } else {
+            hash_pairs(&self.hasher, identity())
+        };
+        let found = continues.or_else(|| {
+            fb.index
+                .find(hash, |&(h, i)| {
+                    h == hash && metrics[i].labels.iter().eq(identity())
+                })
+                .map(|&(_, i)| i)
+        });
         let metric_idx = match found {
-            Some(&i) => i,
+            Some(i) => i,
             None => {
                 let labels = Labels::from_sorted(identity()).map_err(|e| match e {
                     LabelsError::DuplicateName(n) => ParseErrorKind::DuplicateLabel(n),
@@ -475,18 +507,7 @@ impl Builder {
                     line: line_no,
                     unsorted: false,
                 });
-                let hasher = &self.hasher;
-                let metrics = &fb.family.metrics;
-                fb.index.insert_unique(hash, i, |&j| {
-                    let mut h = hasher.build_hasher();
-                    for (n, v) in metrics[j].labels.iter() {
-                        h.write(n.as_bytes());
-                        h.write_u8(0xff);
-                        h.write(v.as_bytes());
-                        h.write_u8(0xff);
-                    }
-                    h.finish()
-                });
+                fb.index.insert_unique(hash, (hash, i), |&(h, _)| h);
                 i
             }
         };
@@ -556,6 +577,31 @@ impl Builder {
         }
         Ok(out)
     }
+}
+
+/// `a < b` for label names, deciding on the first byte when it differs (the usual case)
+/// without a call to the general string comparison.
+#[inline]
+fn name_lt(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
+}
+
+/// Hashes label pairs the same way whether they are borrowed from the input or stored.
+fn hash_pairs<'p>(
+    hasher: &foldhash::fast::RandomState,
+    pairs: impl Iterator<Item = (&'p str, &'p str)>,
+) -> u64 {
+    let mut h = hasher.build_hasher();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
 }
 
 fn series_name(name: &str, labels: &Labels) -> String {

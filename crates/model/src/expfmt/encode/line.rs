@@ -5,6 +5,7 @@
 //! legacy-valid and an [`EscapingScheme`] other than `allow-utf-8` has to rewrite it.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use super::super::float::write_float;
 use crate::name::{is_legacy_label_name, is_legacy_metric_name, EscapingScheme};
@@ -75,11 +76,15 @@ pub(super) enum Extra<'a> {
 
 /// Appends `name+suffix{labels,extra}`, or `{"name+suffix",labels,extra}` for a quoted
 /// name. Braces are left out when there is nothing to put in them.
+///
+/// `labels.1` remembers where the label section (`a="1",b="2"`) was first written in
+/// `out`; later lines of the same metric copy those bytes instead of checking names and
+/// escaping values again.
 pub(super) fn write_series(
     out: &mut Vec<u8>,
     name: &Name<'_>,
     suffix: &str,
-    labels: &Labels,
+    labels: (&Labels, &Cell<Option<(usize, usize)>>),
     extra: Extra<'_>,
     escaping: EscapingScheme,
 ) {
@@ -93,13 +98,26 @@ pub(super) fn write_series(
         out.extend_from_slice(name.text.as_bytes());
         out.extend_from_slice(suffix.as_bytes());
     }
-    for (label, value) in labels {
+    let (labels, written) = labels;
+    if !labels.is_empty() {
         out.push(if open { b',' } else { b'{' });
         open = true;
-        write_label_name(out, label, escaping);
-        out.extend_from_slice(b"=\"");
-        write_escaped(out, value.as_bytes());
-        out.push(b'"');
+        match written.get() {
+            Some((start, end)) => out.extend_from_within(start..end),
+            None => {
+                let start = out.len();
+                for (i, (label, value)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_label_name(out, label, escaping);
+                    out.extend_from_slice(b"=\"");
+                    write_escaped(out, value.as_bytes());
+                    out.push(b'"');
+                }
+                written.set(Some((start, out.len())));
+            }
+        }
     }
     match extra {
         Extra::None => {}
@@ -158,6 +176,11 @@ fn write_label_name(out: &mut Vec<u8>, name: &str, escaping: EscapingScheme) {
 /// values, quoted names and OpenMetrics help text. Strings without those bytes (nearly
 /// all) are copied in one call.
 pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
+    // Label values are short: a plain scan beats setting up a vectorised search.
+    if s.len() <= 64 && !s.iter().any(|&b| b == b'\\' || b == b'"' || b == b'\n') {
+        out.extend_from_slice(s);
+        return;
+    }
     let mut start = 0;
     for i in memchr::memchr3_iter(b'\\', b'"', b'\n', s) {
         out.extend_from_slice(&s[start..i]);

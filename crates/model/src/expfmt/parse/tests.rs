@@ -367,6 +367,19 @@ fn rejections_name_the_line() {
 }
 
 #[test]
+fn duplicate_labels_point_at_the_second_one() {
+    for (input, column) in [
+        ("a{x=\"1\",x=\"2\"} 1\n", 9),
+        ("a{xx=\"x=\",y=\"1\", xx = \"3\"} 1\n", 18),
+        ("{\"a.b\",\"q\"=\"1\",\"q\"=\"2\"} 1\n", 17),
+    ] {
+        let e = parse(input.as_bytes(), Format::Text).unwrap_err();
+        assert_eq!(e.column, column, "{input}");
+        assert!(matches!(e.kind, ParseErrorKind::DuplicateLabel(_)), "{e}");
+    }
+}
+
+#[test]
 fn long_exemplars_are_rejected() {
     let long = "x".repeat(130);
     let input = format!("# TYPE c counter\nc_total 1 # {{id=\"{long}\"}} 1\n# EOF\n");
