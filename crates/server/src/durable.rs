@@ -312,3 +312,78 @@ impl Store {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_gateway::PushMethod;
+
+    fn push_record(instance: &str, value: u32, time_ms: i64) -> Record {
+        Record::Push {
+            time_ms,
+            method: PushMethod::Put,
+            key: tally_model::Labels::from_pairs([("job", "j"), ("instance", instance)]).unwrap(),
+            ttl_ms: None,
+            start_time: None,
+            sequence: None,
+            openmetrics: false,
+            body: format!("# TYPE jobs_total counter\njobs_total {value}\n").into_bytes(),
+        }
+    }
+
+    fn total(gw: &Gateway) -> f64 {
+        match &gw.aggregated()[0].metrics[0].value {
+            tally_model::MetricValue::Counter(c) => c.value,
+            other => panic!("not a counter: {other:?}"),
+        }
+    }
+
+    fn apply(store: &Store, gw: &mut Gateway, record: Record) -> u64 {
+        assert!(replay(gw, record.clone()));
+        store.append(&record)
+    }
+
+    #[tokio::test]
+    async fn fsync_and_compaction_keep_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, mut gw, recovery) =
+            Store::open(dir.path(), true, GatewayConfig::default()).unwrap();
+        assert_eq!(recovery, Recovery::default());
+        let lsn = apply(&store, &mut gw, push_record("a", 3, 1));
+        store.wait(lsn).await.unwrap();
+        // A new generation in the middle: its snapshot holds `a`, its log holds `b`.
+        let (gen, state) = store.begin_compaction(&gw);
+        let lsn = apply(&store, &mut gw, push_record("b", 4, 2));
+        store.finish_compaction(gen, state).await.unwrap();
+        store.wait(lsn).await.unwrap();
+        store.close().await.unwrap();
+        drop(store);
+        let (snapshots, logs) = generations(&dir.path().join("gateway")).unwrap();
+        assert_eq!(
+            (snapshots.len(), logs.len()),
+            (1, 1),
+            "older generations removed"
+        );
+
+        let (store, gw, recovery) =
+            Store::open(dir.path(), true, GatewayConfig::default()).unwrap();
+        assert_eq!(recovery.snapshot_generation, Some(gen));
+        assert_eq!(recovery.records, 1);
+        assert_eq!(total(&gw), 7.0);
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_damaged_snapshot_stops_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = Store::open(dir.path(), false, GatewayConfig::default()).unwrap();
+        store.close().await.unwrap();
+        drop(store);
+        let (snapshots, _) = generations(&dir.path().join("gateway")).unwrap();
+        let path = snapshot_path(&dir.path().join("gateway"), snapshots[0]);
+        fs::write(&path, b"{ not json").unwrap();
+        let err = Store::open(dir.path(), false, GatewayConfig::default()).unwrap_err();
+        assert!(matches!(err, StoreError::Snapshot { .. }), "{err}");
+        assert!(err.to_string().contains("snapshot-"), "{err}");
+    }
+}
