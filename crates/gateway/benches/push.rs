@@ -28,7 +28,10 @@ fn body(round: u64) -> String {
             c += round;
             s += &format!("request_seconds_bucket{{route=\"{route}\",le=\"{le}\"}} {c}\n");
         }
-        s += &format!("request_seconds_sum{{route=\"{route}\"}} {}\n", round as f64 * 0.3);
+        s += &format!(
+            "request_seconds_sum{{route=\"{route}\"}} {}\n",
+            round as f64 * 0.3
+        );
         s += &format!("request_seconds_count{{route=\"{route}\"}} {c}\n");
     }
     s += "# TYPE queue_depth gauge\nqueue_depth 3\n# TYPE inflight gauge\ninflight 1\n";
@@ -75,7 +78,9 @@ fn bench(c: &mut Criterion) {
         )
     });
     let gw = populated();
-    group.bench_function("aggregated view over 1000 groups", |b| b.iter(|| gw.aggregated()));
+    group.bench_function("aggregated view over 1000 groups", |b| {
+        b.iter(|| gw.aggregated())
+    });
     group.finish();
 }
 

@@ -58,7 +58,8 @@ pub struct Group {
     /// The grouping key.
     pub key: Labels,
     /// Families by name, with the grouping key's labels set over each series' labels.
-    pub families: BTreeMap<String, MetricFamily>,
+    /// Boxed: a map node holds eleven entries inline, and most groups have a few families.
+    pub families: BTreeMap<String, Box<MetricFamily>>,
     /// When the last successful push arrived.
     pub last_push_ms: i64,
     /// When the last failed push arrived, if any.
@@ -338,7 +339,7 @@ impl Gateway {
             // take back what its retirement added and carry on from its state.
             if let Some(t) = self.remove_tombstone(&push.key) {
                 self.retired.apply_families(
-                    t.families.values(),
+                    t.families.values().map(|f| &**f),
                     &self.config.aggregation_labels,
                     -1.0,
                 );
@@ -352,7 +353,7 @@ impl Gateway {
         }
         let restarted = old.as_ref().is_some_and(|g| restarted(g, &push));
         let ttl_ms = push.ttl_ms.unwrap_or(self.config.default_ttl_ms);
-        let mut families: BTreeMap<String, MetricFamily> = match (push.method, &old) {
+        let mut families: BTreeMap<String, Box<MetricFamily>> = match (push.method, &old) {
             (PushMethod::Post, Some(g)) => g.families.clone(),
             _ => BTreeMap::new(),
         };
@@ -361,7 +362,7 @@ impl Gateway {
             if restarted {
                 // Rule 2: every counter of the group retires, pushed or not.
                 self.retired
-                    .apply_families(old.families.values(), &agg, 1.0);
+                    .apply_families(old.families.values().map(|f| &**f), &agg, 1.0);
                 families.retain(|_, f| !is_counter_like(f.metric_type));
             } else {
                 // Series that leave the group retire; the others carry on.
@@ -377,8 +378,17 @@ impl Gateway {
                 }
             }
         }
-        for family in push.families {
-            families.insert(family.name.clone(), family);
+        for mut family in push.families {
+            // The parser's vectors grow by doubling; a group keeps its push for a long time.
+            family.metrics.shrink_to_fit();
+            for m in &mut family.metrics {
+                match &mut m.value {
+                    tally_model::MetricValue::Histogram(h) => h.buckets.shrink_to_fit(),
+                    tally_model::MetricValue::Summary(s) => s.quantiles.shrink_to_fit(),
+                    _ => {}
+                }
+            }
+            families.insert(family.name.clone(), Box::new(family));
         }
         let group = Group {
             key: push.key.clone(),
@@ -436,7 +446,7 @@ impl Gateway {
     fn retire_group(&mut self, group: Group) {
         self.add_types(&group, -1);
         self.retired.apply_families(
-            group.families.values(),
+            group.families.values().map(|f| &**f),
             &self.config.aggregation_labels,
             1.0,
         );

@@ -211,7 +211,10 @@ impl Gateway {
                     .entry(family.name.clone())
                     .or_insert_with(|| MetricFamily {
                         metrics: Vec::new(),
-                        ..family.clone()
+                        help: family.help.clone(),
+                        unit: family.unit.clone(),
+                        name: family.name.clone(),
+                        metric_type: family.metric_type,
                     });
                 out.metrics.extend(family.metrics.iter().cloned());
             }

@@ -195,8 +195,9 @@ pub struct CounterValue {
     pub value: f64,
     /// When the counter started, in seconds since the epoch (OpenMetrics `_created`).
     pub created: Option<f64>,
-    /// An exemplar for the latest increment.
-    pub exemplar: Option<Exemplar>,
+    /// An exemplar for the latest increment (boxed: most counters have none, and the
+    /// gateway keeps many values).
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 /// Cumulative buckets plus sum and count.
@@ -219,8 +220,8 @@ pub struct Bucket {
     pub upper_bound: f64,
     /// Observations less than or equal to `upper_bound`.
     pub cumulative_count: f64,
-    /// An exemplar that fell in this bucket.
-    pub exemplar: Option<Exemplar>,
+    /// An exemplar that fell in this bucket (boxed, which keeps a bucket at 24 bytes).
+    pub exemplar: Option<Box<Exemplar>>,
 }
 
 /// Quantiles plus sum and count.

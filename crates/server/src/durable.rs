@@ -166,6 +166,19 @@ pub fn replay(gateway: &mut Gateway, record: Record) -> bool {
     }
 }
 
+/// Deletes every generation older than `gen`.
+fn remove_before(dir: &Path, gen: u64) {
+    let Ok((snapshots, logs)) = generations(dir) else {
+        return;
+    };
+    for g in snapshots.into_iter().filter(|g| *g < gen) {
+        let _ = fs::remove_file(snapshot_path(dir, g));
+    }
+    for g in logs.into_iter().filter(|g| *g < gen) {
+        let _ = fs::remove_file(log_path(dir, g));
+    }
+}
+
 fn write_snapshot(dir: &Path, gen: u64, bytes: &[u8]) -> Result<(), StoreError> {
     let path = snapshot_path(dir, gen);
     let tmp = path.with_extension("json.tmp");
@@ -236,7 +249,7 @@ impl Store {
             writer,
             log_bytes: AtomicU64::new(0),
         };
-        store.remove_before(gen);
+        remove_before(&store.dir, gen);
         Ok((store, gateway, recovery))
     }
 
@@ -278,26 +291,23 @@ impl Store {
         gen: u64,
         state: tally_gateway::GatewayState,
     ) -> Result<(), StoreError> {
-        write_snapshot(&self.dir, gen, &snapshot::encode(&state))?;
+        // Encoding, writing and deleting files block: keep them off the runtime's threads,
+        // which are serving pushes meanwhile.
+        let dir = self.dir.clone();
+        let blocking = |e: tokio::task::JoinError| io_err(&self.dir)(io::Error::other(e));
+        tokio::task::spawn_blocking(move || write_snapshot(&dir, gen, &snapshot::encode(&state)))
+            .await
+            .map_err(blocking)??;
         // The rotation must have happened before older logs go.
         self.writer
             .flush()
             .await
             .map_err(|e| io_err(&self.dir)(io::Error::other(e.0)))?;
-        self.remove_before(gen);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || remove_before(&dir, gen))
+            .await
+            .map_err(blocking)?;
         Ok(())
-    }
-
-    fn remove_before(&self, gen: u64) {
-        let Ok((snapshots, logs)) = generations(&self.dir) else {
-            return;
-        };
-        for g in snapshots.into_iter().filter(|g| *g < gen) {
-            let _ = fs::remove_file(snapshot_path(&self.dir, g));
-        }
-        for g in logs.into_iter().filter(|g| *g < gen) {
-            let _ = fs::remove_file(log_path(&self.dir, g));
-        }
     }
 
     /// Whether every acknowledged change is also synced to disk.

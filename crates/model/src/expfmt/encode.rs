@@ -196,7 +196,7 @@ impl Encoder {
             };
             match &metric.value {
                 MetricValue::Counter(c) => {
-                    line.sample(out, main, Extra::None, c.value, c.exemplar.as_ref());
+                    line.sample(out, main, Extra::None, c.value, c.exemplar.as_deref());
                     if is_counter {
                         line.optional(out, "_created", c.created);
                     }
@@ -323,7 +323,7 @@ impl Line<'_> {
                 "_bucket",
                 extra,
                 b.cumulative_count,
-                b.exemplar.as_ref(),
+                b.exemplar.as_deref(),
             );
         }
         let ends_at_inf = h

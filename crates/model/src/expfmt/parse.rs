@@ -641,7 +641,7 @@ fn apply(
                 });
             }
             c.value = value;
-            c.exemplar = exemplar;
+            c.exemplar = exemplar.map(Box::new);
         }
         (MetricValue::Counter(c), Role::Created) => {
             once(state, SEEN_CREATED)?;
@@ -682,7 +682,7 @@ fn apply(
             h.buckets.push(Bucket {
                 upper_bound: le,
                 cumulative_count: value,
-                exemplar,
+                exemplar: exemplar.map(Box::new),
             });
         }
         (MetricValue::Histogram(h), Role::Sum) => {

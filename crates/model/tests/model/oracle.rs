@@ -40,7 +40,7 @@ fn counter_value(value: f64, created: Option<f64>, exemplar: Option<Exemplar>) -
     MetricValue::Counter(CounterValue {
         value,
         created,
-        exemplar,
+        exemplar: exemplar.map(Box::new),
     })
 }
 
@@ -158,7 +158,8 @@ fn fixtures() -> Vec<MetricFamily> {
         ))
         .with_metric(Metric::new(Labels::new(), MetricValue::Gauge(21.5)));
     let mut with_exemplar = histogram(&LATENCY, 12.375, Some(1_699_000_000.25));
-    with_exemplar.buckets[1].exemplar = exemplar("c0ffee", 0.042, Some(1_700_000_001.5));
+    with_exemplar.buckets[1].exemplar =
+        exemplar("c0ffee", 0.042, Some(1_700_000_001.5)).map(Box::new);
     let latency = MetricFamily::new("request_duration_seconds", MetricType::Histogram)
         .with_help("Request latency.")
         .with_metric(Metric::new(
@@ -229,7 +230,7 @@ fn fixtures() -> Vec<MetricFamily> {
             MetricValue::StateSet(vec![state("on", false), state("off", true)]),
         ));
     let mut waiting = histogram(&[(0.1, 4.0), (1.0, 2.0), (f64::INFINITY, 1.0)], 3.5, None);
-    waiting.buckets[0].exemplar = exemplar("f00d", 0.05, None);
+    waiting.buckets[0].exemplar = exemplar("f00d", 0.05, None).map(Box::new);
     let queue = MetricFamily::new("queue_wait_seconds", MetricType::GaugeHistogram)
         .with_help("Time the queued items have waited.")
         .with_metric(Metric::new(
@@ -573,7 +574,12 @@ fn expected_openmetrics(families: &[MetricFamily]) -> Value {
         let kind = f.metric_type.as_openmetrics_name();
         let samples = samples_of(f, |s, v| match v {
             MetricValue::Counter(c) => {
-                s.push(format!("{name}_total"), None, c.value, c.exemplar.as_ref());
+                s.push(
+                    format!("{name}_total"),
+                    None,
+                    c.value,
+                    c.exemplar.as_deref(),
+                );
                 s.optional(format!("{name}_created"), c.created);
             }
             MetricValue::Gauge(x) | MetricValue::Unknown(x) => {
@@ -586,7 +592,7 @@ fn expected_openmetrics(families: &[MetricFamily]) -> Value {
                         format!("{name}_bucket"),
                         le,
                         b.cumulative_count,
-                        b.exemplar.as_ref(),
+                        b.exemplar.as_deref(),
                     );
                 }
                 let (count, sum) = match f.metric_type {

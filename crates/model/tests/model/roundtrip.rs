@@ -132,7 +132,7 @@ fn histogram(format: Format, gauge: bool) -> impl Strategy<Value = HistogramValu
                         Bucket {
                             upper_bound,
                             cumulative_count: cumulative,
-                            exemplar,
+                            exemplar: exemplar.map(Box::new),
                         }
                     })
                     .collect();
@@ -183,7 +183,7 @@ fn value(format: Format, metric_type: MetricType, family: &str) -> BoxedStrategy
                     MetricValue::Counter(CounterValue {
                         value,
                         created,
-                        exemplar,
+                        exemplar: exemplar.map(Box::new),
                     })
                 })
                 .boxed()

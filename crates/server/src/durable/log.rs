@@ -156,9 +156,19 @@ fn write_loop(
             (p.next_lsn.saturating_sub(1), p.rotate_to.take(), p.shutdown)
         };
         if let Some((path, before)) = rotate {
+            // No sync of the old file here: with fsync every batch is already on disk, and
+            // without it the snapshot that replaces the old log is synced before the old
+            // log is deleted. With fsync the new file's directory entry is made durable.
             let switched = write_batch(&mut file, &before, fsync)
-                .and_then(|()| file.sync_all())
-                .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
+                .and_then(|()| OpenOptions::new().create(true).append(true).open(&path))
+                .and_then(|f| {
+                    if fsync {
+                        if let Some(dir) = path.parent() {
+                            File::open(dir)?.sync_all()?;
+                        }
+                    }
+                    Ok(f)
+                });
             match switched {
                 Ok(f) => file = f,
                 Err(e) => {

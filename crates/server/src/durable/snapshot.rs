@@ -77,7 +77,7 @@ fn floats(v: &[u64]) -> Vec<f64> {
 }
 
 fn save_group(g: &Group) -> SnapshotGroup {
-    let families: Vec<_> = g.families.values().cloned().collect();
+    let families: Vec<_> = g.families.values().map(|f| (**f).clone()).collect();
     let mut out = Vec::new();
     expfmt::encode(&families, Format::Text, &mut out);
     SnapshotGroup {
@@ -102,7 +102,10 @@ fn load_group(s: SnapshotGroup) -> Result<Group, SnapshotError> {
         expfmt::parse(s.exposition.as_bytes(), Format::Text).map_err(|e| damaged(e.to_string()))?;
     Ok(Group {
         key,
-        families: families.into_iter().map(|f| (f.name.clone(), f)).collect(),
+        families: families
+            .into_iter()
+            .map(|f| (f.name.clone(), Box::new(f)))
+            .collect(),
         last_push_ms: s.last_push_ms,
         last_failure_ms: s.last_failure_ms,
         ttl_ms: s.ttl_ms,

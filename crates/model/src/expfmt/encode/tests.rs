@@ -47,7 +47,7 @@ fn counter() -> MetricFamily {
             MetricValue::Counter(CounterValue {
                 value: 1027.0,
                 created: Some(1_699_999_000.5),
-                exemplar: Some(exemplar),
+                exemplar: Some(Box::new(exemplar)),
             }),
         ))
         .with_metric(Metric {
@@ -71,11 +71,11 @@ fn histogram(metric_type: MetricType) -> MetricFamily {
         bucket(0.5, 129_389.0),
         bucket(f64::INFINITY, 144_320.0),
     ];
-    buckets[1].exemplar = Some(Exemplar {
+    buckets[1].exemplar = Some(Box::new(Exemplar {
         labels: labels(&[("trace_id", "t1")]),
         value: 0.31,
         timestamp: None,
-    });
+    }));
     MetricFamily::new("request_duration_seconds", metric_type)
         .with_help("Request latency.")
         .with_metric(Metric::new(
@@ -500,11 +500,11 @@ fn escaping_applies_to_openmetrics_and_state_labels() {
 fn exemplar_labels_are_escaped_and_quoted() {
     let mut family = counter();
     if let MetricValue::Counter(c) = &mut family.metrics[0].value {
-        c.exemplar = Some(Exemplar {
+        c.exemplar = Some(Box::new(Exemplar {
             labels: labels(&[("trace.id", "a\"b")]),
             value: 1.0,
             timestamp: None,
-        });
+        }));
         c.created = None;
     }
     let out = enc(&family, Format::OpenMetrics);
@@ -520,11 +520,11 @@ fn exemplar_labels_are_escaped_and_quoted() {
 fn empty_exemplar_labels() {
     let mut family = counter();
     if let MetricValue::Counter(c) = &mut family.metrics[0].value {
-        c.exemplar = Some(Exemplar {
+        c.exemplar = Some(Box::new(Exemplar {
             labels: Labels::new(),
             value: 2.0,
             timestamp: None,
-        });
+        }));
     }
     assert!(enc(&family, Format::OpenMetrics).contains("1027 # {} 2\n"));
 }
