@@ -1,0 +1,1 @@
+//! XOR chunks (being written).
