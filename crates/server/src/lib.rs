@@ -34,6 +34,7 @@ mod error;
 mod metrics;
 mod push;
 mod read;
+pub mod remote_write;
 
 use std::future::Future;
 use std::net::SocketAddr;

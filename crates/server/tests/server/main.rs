@@ -17,6 +17,8 @@
 //!   the aggregated totals must be exact.
 //! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
 //! - `pusher.rs`: tally's own `Pusher` end to end.
+//! - `remote_write.rs`: the remote_write receiver in-process over `MemStorage`: golden
+//!   answers per error class, a hostile corpus, encode → store round trips.
 //!
 //! Helpers:
 //! - `harness.rs`: the app in-process with a manual clock.
@@ -42,4 +44,5 @@ mod process;
 mod prometheus;
 mod pusher;
 mod python_clients;
+mod remote_write;
 mod samples;
