@@ -108,6 +108,37 @@ impl Labels {
         })
     }
 
+    /// Builds from pairs the caller has already checked: names non-empty and strictly
+    /// increasing, values non-empty. Only the size is checked here; a parser that has
+    /// validated a line uses this to skip comparing every name with the one before again.
+    pub(crate) fn from_checked<'a>(
+        pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    ) -> Result<Self, LabelsError> {
+        let mut total = 0usize;
+        let mut count = 0usize;
+        for (name, value) in pairs.clone() {
+            debug_assert!(!name.is_empty() && !value.is_empty());
+            total += name.len() + value.len();
+            count += 1;
+        }
+        if total > u32::MAX as usize {
+            return Err(LabelsError::TooLarge);
+        }
+        let mut data = String::with_capacity(total);
+        let mut ends = Vec::with_capacity(count * 2);
+        for (name, value) in pairs {
+            data.push_str(name);
+            ends.push(data.len() as u32);
+            data.push_str(value);
+            ends.push(data.len() as u32);
+        }
+        debug_assert!(ends.len() == count * 2);
+        Ok(Self {
+            data: data.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+        })
+    }
+
     /// Number of labels.
     pub fn len(&self) -> usize {
         self.ends.len() / 2

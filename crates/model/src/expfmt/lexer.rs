@@ -5,6 +5,12 @@
 //! label pairs of the latest sample line live in a buffer the lexer reuses
 //! ([`Lexer::labels`]), so lexing a line allocates nothing in the common case.
 //!
+//! Consecutive sample lines often repeat their labels (a histogram's `_bucket`, `_sum`
+//! and `_count` lines differ only in `le`). The lexer compares a line's label set, as
+//! text, with the previous sample line's and keeps the pairs that lie wholly within the
+//! common prefix instead of lexing them again ([`Lexer::reused_labels`]). Lexing a pair
+//! depends on nothing but its own bytes, so this yields exactly what lexing would.
+//!
 //! Grammar differences between the formats that the lexer enforces:
 //!
 //! | | text 0.0.4 | OpenMetrics 1.0 |
@@ -85,6 +91,19 @@ pub struct Lexer<'a> {
     /// 1-based number of the current line (0 before the first).
     line: usize,
     labels: Vec<LabelPair<'a>>,
+    /// Where each pair of `labels` ends within `label_text` (just after its closing quote).
+    label_ends: Vec<usize>,
+    /// The latest sample line's label set as text, from its `{` to the end of the line;
+    /// empty when its pairs may not be reused (not lexed yet, or failed, or the metric
+    /// name was inside the braces).
+    label_text: &'a str,
+    /// Leading pairs of the latest sample line taken over from the previous one.
+    reused: usize,
+    /// The latest sample line's metric name when it was written unquoted, else empty.
+    name: &'a str,
+    /// Whether to reuse the previous line's name and pairs (off only to test that reuse
+    /// changes nothing).
+    reuse: bool,
     exemplar_labels: Vec<LabelPair<'a>>,
     eof_seen: bool,
 }
@@ -104,6 +123,11 @@ impl<'a> Lexer<'a> {
             line_start: 0,
             line: 0,
             labels: Vec::new(),
+            label_ends: Vec::new(),
+            label_text: "",
+            reused: 0,
+            name: "",
+            reuse: true,
             exemplar_labels: Vec::new(),
             eof_seen: false,
         }
@@ -130,6 +154,14 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// This lexer, lexing every line in full instead of reusing the previous sample line's
+    /// metric name and label pairs. The entries are the same either way; this is slower
+    /// and exists so tests can show that.
+    pub(crate) fn without_reuse(mut self) -> Self {
+        self.reuse = false;
+        self
+    }
+
     /// The format being lexed.
     pub fn format(&self) -> Format {
         self.format
@@ -145,10 +177,11 @@ impl<'a> Lexer<'a> {
         &self.labels
     }
 
-    /// Both label buffers of the latest sample line at once: its labels (mutable, so a
-    /// parser can sort them in place) and its exemplar's labels.
-    pub fn sample_parts(&mut self) -> (&mut [LabelPair<'a>], &[LabelPair<'a>]) {
-        (&mut self.labels, &self.exemplar_labels)
+    /// How many leading pairs of [`Lexer::labels`] the latest sample line has in common,
+    /// as text, with the sample line lexed before it (0 for the first). When it is `k`,
+    /// the first `k` pairs of both lines are equal, in the same order.
+    pub fn reused_labels(&self) -> usize {
+        self.reused
     }
 
     /// The labels of the latest sample line's exemplar.
@@ -352,11 +385,26 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_sample(&mut self, mut c: Cursor<'a>) -> LexResult<Entry<'a>> {
-        self.labels.clear();
         self.exemplar_labels.clear();
+        // The previous line's pairs stay in `labels` until the label set is reached, which
+        // decides how many of them to keep.
+        let mut previous_text = std::mem::take(&mut self.label_text);
+        let mut previous_name = std::mem::take(&mut self.name);
+        if !self.reuse {
+            (previous_text, previous_name) = ("", "");
+        }
+        self.reused = 0;
         let mut name = None;
         if c.peek() != Some(b'{') {
-            name = Some(c.metric_name_token()?);
+            let quoted = c.peek() == Some(b'"');
+            let token = match c.same_name(previous_name) {
+                Some(same) => Cow::Borrowed(same),
+                None => c.metric_name_token()?,
+            };
+            if let (false, Cow::Borrowed(unquoted)) = (quoted, &token) {
+                self.name = unquoted;
+            }
+            name = Some(token);
             if self.format == Format::Text {
                 // `name {labels}` is valid text format; keep the blank if no `{` follows.
                 let before = c.pos;
@@ -366,16 +414,25 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
-        if c.peek() == Some(b'{') {
+        let braces = c.peek() == Some(b'{');
+        if braces && name.is_some() {
+            let text = &c.line[c.pos..];
+            let keep = self.reusable_pairs(previous_text, text);
+            self.labels.truncate(keep);
+            self.label_ends.truncate(keep);
+            self.reused = keep;
+            let resume = keep.checked_sub(1).map(|last| self.label_ends[last]);
+            c.label_set(&mut self.labels, Some(&mut self.label_ends), false, resume)?;
+            self.label_text = text;
+        } else {
+            self.labels.clear();
+            self.label_ends.clear();
+        }
+        if braces && name.is_none() {
             let start = c.pos;
-            let quoted = c.label_set(&mut self.labels, name.is_none())?;
-            match (quoted, &name) {
-                (Some(n), None) => name = Some(n),
-                (Some(_), Some(_)) => {
-                    return Err(At(start, ParseErrorKind::ReservedLabel("__name__".into())))
-                }
-                (None, None) => return Err(At(start, unexpected("a metric name", "\"{\""))),
-                (None, Some(_)) => {}
+            match c.label_set(&mut self.labels, None, true, None)? {
+                Some(quoted) => name = Some(quoted),
+                None => return Err(At(start, unexpected("a metric name", "\"{\""))),
             }
         }
         let name = name.ok_or_else(|| At(c.pos, unexpected("a metric name", c.found())))?;
@@ -427,6 +484,19 @@ impl<'a> Lexer<'a> {
         Ok(Entry::Sample(line))
     }
 
+    /// How many of the previous sample line's pairs (still in `labels`) lie wholly within
+    /// the common prefix of its label-set text and this line's.
+    fn reusable_pairs(&self, previous: &str, text: &str) -> usize {
+        if previous.is_empty() {
+            return 0;
+        }
+        let same = common_prefix(previous.as_bytes(), text.as_bytes());
+        self.label_ends
+            .iter()
+            .take_while(|&&end| end <= same)
+            .count()
+    }
+
     /// Lexes ` # {labels} value [timestamp]` (the cursor is at `#`).
     fn lex_exemplar(&mut self, mut c: Cursor<'a>) -> LexResult<(f64, Option<f64>)> {
         c.expect_str("# ", "\"# \" before an exemplar")?;
@@ -436,7 +506,9 @@ impl<'a> Lexer<'a> {
                 unexpected("\"{\" opening exemplar labels", c.found()),
             ));
         }
-        if c.label_set(&mut self.exemplar_labels, false)?.is_some() {
+        if c.label_set(&mut self.exemplar_labels, None, false, None)?
+            .is_some()
+        {
             return Err(At(
                 c.pos,
                 ParseErrorKind::InvalidExemplar("exemplar with a metric name"),
@@ -515,13 +587,55 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// The first `"` or `\\` in `bytes`. Label values are short, where a plain loop beats the
-/// set-up of a vectorised search.
+/// Eight bytes of `s` from `i` as one little-endian word (the caller checks the length).
+#[inline]
+fn word(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The first `"` or `\\` in `bytes`, eight bytes at a time: label values are short, where
+/// this beats the set-up of a vectorised search.
+///
+/// `(x - 0x01..01) & !x & 0x80..80` flags the zero bytes of `x`; it may also flag a byte
+/// just above a zero byte (a borrow), but never one below the first, so the lowest flag
+/// is exact.
 fn find_quote_or_backslash(bytes: &[u8]) -> Option<usize> {
-    if bytes.len() > 64 {
-        return memchr::memchr2(b'"', b'\\', bytes);
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let w = word(bytes, i);
+        let found =
+            zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
     }
-    bytes.iter().position(|&b| b == b'"' || b == b'\\')
+    let tail = &bytes[i..];
+    tail.iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|p| i + p)
+}
+
+/// The length of the longest common prefix of `a` and `b`, compared eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let diff = word(a, i) ^ word(b, i);
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// A position within one line.
@@ -616,12 +730,37 @@ impl<'a> Cursor<'a> {
 
     /// The longest run of bytes of character class `class` (see [`CLASS`]).
     fn take_class(&mut self, class: u8) -> &'a str {
-        self.take_while(|b| CLASS[b as usize] & class != 0)
+        let bytes = self.bytes();
+        let start = self.pos;
+        let mut end = start;
+        while end < bytes.len() && CLASS[bytes[end] as usize] & class != 0 {
+            end += 1;
+        }
+        self.pos = end;
+        // Only ASCII bytes are in a class, so both ends sit on character boundaries.
+        &self.line[start..end]
     }
 
     /// A token up to the next blank.
     fn token(&mut self) -> &'a str {
         self.take_while(|b| b != b' ' && b != b'\t')
+    }
+
+    /// `name`, the previous sample line's unquoted metric name, when this line starts with
+    /// it followed by a blank or `{`: what [`Cursor::metric_name_token`] would return
+    /// (`name` was valid, and the byte after it ends a name), found by one comparison.
+    fn same_name(&mut self, name: &'a str) -> Option<&'a str> {
+        let rest = &self.bytes()[self.pos..];
+        let n = name.len();
+        if n == 0
+            || !matches!(rest.get(n), Some(b' ' | b'\t' | b'{'))
+            || common_prefix(name.as_bytes(), rest) < n
+        {
+            return None;
+        }
+        let token = &self.line[self.pos..self.pos + n];
+        self.pos += n;
+        Some(token)
     }
 
     /// A metric name: legacy characters, or a quoted UTF-8 name.
@@ -736,42 +875,62 @@ impl<'a> Cursor<'a> {
         Ok(Cow::Owned(out))
     }
 
-    /// `{name="value", ...}`; the cursor is at `{`. Pairs go into `out`. When `name_allowed`,
-    /// a lone quoted string is the metric name and is returned.
+    /// `{name="value", ...}`; the cursor is at `{`. Pairs go into `out`, and where each
+    /// ends (relative to the `{`) into `ends` when given. When `name_allowed`, a lone
+    /// quoted string is the metric name and is returned.
+    ///
+    /// With `resume`, the pairs up to that offset are already in `out` (see
+    /// [`Lexer::reusable_pairs`]) and lexing goes on from there, as it would have after
+    /// lexing them.
     fn label_set(
         &mut self,
         out: &mut Vec<LabelPair<'a>>,
+        mut ends: Option<&mut Vec<usize>>,
         name_allowed: bool,
+        resume: Option<usize>,
     ) -> LexResult<Option<Cow<'a, str>>> {
         let text = self.format == Format::Text;
+        let open = self.pos;
         self.pos += 1;
         let mut metric_name = None;
         let mut first = true;
-        loop {
-            if text {
-                self.skip_blanks();
-            }
-            if self.peek() == Some(b'}') && (text || first) {
-                self.pos += 1;
-                return Ok(metric_name);
-            }
-            let start = self.pos;
-            let (name, quoted) = match self.peek() {
-                Some(b'"') => (self.quoted()?, true),
-                _ => (Cow::Borrowed(self.take_class(LABEL_CHAR)), false),
-            };
-            if text {
-                self.skip_blanks();
-            }
-            if quoted && first && name_allowed && matches!(self.peek(), Some(b',' | b'}')) {
-                if name.is_empty() {
-                    return Err(At(start, invalid_name("metric name", "")));
-                }
-                metric_name = Some(name);
-            } else {
-                self.label_pair(out, name, quoted, start)?;
-            }
+        let mut after_pair = false;
+        if let Some(offset) = resume {
+            self.pos = open + offset;
             first = false;
+            after_pair = true;
+        }
+        loop {
+            if !after_pair {
+                if text {
+                    self.skip_blanks();
+                }
+                if self.peek() == Some(b'}') && (text || first) {
+                    self.pos += 1;
+                    return Ok(metric_name);
+                }
+                let start = self.pos;
+                let (name, quoted) = match self.peek() {
+                    Some(b'"') => (self.quoted()?, true),
+                    _ => (Cow::Borrowed(self.take_class(LABEL_CHAR)), false),
+                };
+                if text {
+                    self.skip_blanks();
+                }
+                if quoted && first && name_allowed && matches!(self.peek(), Some(b',' | b'}')) {
+                    if name.is_empty() {
+                        return Err(At(start, invalid_name("metric name", "")));
+                    }
+                    metric_name = Some(name);
+                } else {
+                    self.label_pair(out, name, quoted, start)?;
+                    if let Some(ends) = ends.as_deref_mut() {
+                        ends.push(self.pos - open);
+                    }
+                }
+                first = false;
+            }
+            after_pair = false;
             if text {
                 self.skip_blanks();
             }

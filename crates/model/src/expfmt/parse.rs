@@ -21,8 +21,8 @@ use super::float::parse_float;
 use super::lexer::{Entry, LabelPair, Lexer, SampleLine};
 use super::Format;
 use crate::{
-    Bucket, CounterValue, Exemplar, HistogramValue, Labels, LabelsError, Metric, MetricFamily,
-    MetricType, MetricValue, Quantile, State, SummaryValue, EXEMPLAR_MAX_LABEL_CHARS,
+    Bucket, CounterValue, Exemplar, HistogramValue, Labels, Metric, MetricFamily, MetricType,
+    MetricValue, Quantile, State, SummaryValue, EXEMPLAR_MAX_LABEL_CHARS,
 };
 
 /// Parses a whole exposition into families, in order of first appearance.
@@ -30,8 +30,24 @@ use crate::{
 /// In the text format a family whose samples are split by another family is merged; in
 /// OpenMetrics that is an error, as is a missing `# EOF`.
 pub fn parse(input: &[u8], format: Format) -> Result<Vec<MetricFamily>, ParseError> {
+    parse_with(input, format, true)
+}
+
+/// [`parse`], with or without the shortcuts that reuse the previous line's work (the
+/// lexer's reuse of label pairs and the builder's recognition of the previous metric).
+/// Without them every line is lexed and looked up in full: tests check that both ways
+/// give the same result.
+fn parse_with(
+    input: &[u8],
+    format: Format,
+    shortcuts: bool,
+) -> Result<Vec<MetricFamily>, ParseError> {
     let mut lexer = Lexer::from_bytes(input, format)?;
+    if !shortcuts {
+        lexer = lexer.without_reuse();
+    }
     let mut builder = Builder::new(format);
+    builder.shortcuts = shortcuts;
     let mut eof = false;
     while let Some(entry) = lexer.next_entry()? {
         let line = lexer.line();
@@ -45,8 +61,12 @@ pub fn parse(input: &[u8], format: Format) -> Result<Vec<MetricFamily>, ParseErr
             Entry::Type { name, metric_type } => builder.declare_type(name, metric_type),
             Entry::Unit { name, unit } => builder.unit(name, unit),
             Entry::Sample(sample) => {
-                let (labels, exemplar) = lexer.sample_parts();
-                builder.sample(&sample, labels, exemplar, line)
+                let labels = SampleLabels {
+                    pairs: lexer.labels(),
+                    reused: lexer.reused_labels(),
+                    exemplar: lexer.exemplar_labels(),
+                };
+                builder.sample(&sample, labels, line)
             }
         };
         result.map_err(|kind| match kind {
@@ -137,18 +157,54 @@ fn type_name(t: MetricType) -> &'static str {
     t.as_openmetrics_name()
 }
 
-fn empty_value(metric_type: MetricType) -> MetricValue {
+/// A new metric's value before its lines are applied. Buckets and quantiles get room for
+/// as many as the family's previous metric had (`previous`): metrics of a family usually
+/// share their layout.
+fn empty_value(metric_type: MetricType, previous: Option<&Metric>) -> MetricValue {
+    let parts = previous.map_or(0, |m| match &m.value {
+        MetricValue::Histogram(h) => h.buckets.len(),
+        MetricValue::Summary(s) => s.quantiles.len(),
+        _ => 0,
+    });
     match metric_type {
         MetricType::Counter => MetricValue::Counter(CounterValue::default()),
         MetricType::Gauge => MetricValue::Gauge(0.0),
         MetricType::Unknown => MetricValue::Unknown(0.0),
         MetricType::Histogram | MetricType::GaugeHistogram => {
-            MetricValue::Histogram(HistogramValue::default())
+            MetricValue::Histogram(HistogramValue {
+                buckets: Vec::with_capacity(parts),
+                ..HistogramValue::default()
+            })
         }
-        MetricType::Summary => MetricValue::Summary(SummaryValue::default()),
+        MetricType::Summary => MetricValue::Summary(SummaryValue {
+            quantiles: Vec::with_capacity(parts),
+            ..SummaryValue::default()
+        }),
         MetricType::Info => MetricValue::Info,
         MetricType::StateSet => MetricValue::StateSet(Vec::new()),
     }
+}
+
+/// The labels of a sample line, as the lexer found them.
+struct SampleLabels<'l, 'a> {
+    /// The pairs in the order written.
+    pairs: &'l [LabelPair<'a>],
+    /// How many leading pairs equal the previous sample line's ([`Lexer::reused_labels`]).
+    reused: usize,
+    /// The exemplar's pairs.
+    exemplar: &'l [LabelPair<'a>],
+}
+
+/// The previous sample line, for recognising the next line of the same metric without
+/// looking it up.
+#[derive(Debug, Clone, Copy)]
+struct PreviousLine {
+    family: usize,
+    metric: usize,
+    role: Role,
+    /// Every pair from this index on (in the order written) was left out of the metric's
+    /// identity (the role's special label, or an empty value).
+    ignored_from: usize,
 }
 
 /// Bookkeeping per metric that the model does not keep.
@@ -194,6 +250,46 @@ impl FamilyBuilder {
     }
 }
 
+impl FamilyBuilder {
+    /// The index of the metric whose labels are `identity` (sorted, distinct, non-empty
+    /// names and values), added if new.
+    fn find_or_insert<'p, I>(
+        &mut self,
+        hasher: &foldhash::fast::RandomState,
+        identity: impl Fn() -> I,
+        timestamp_ms: Option<i64>,
+        line_no: usize,
+    ) -> Result<usize, ParseErrorKind>
+    where
+        I: Iterator<Item = (&'p str, &'p str)> + Clone,
+    {
+        let metrics = &self.family.metrics;
+        let hash = hash_pairs(hasher, identity());
+        let found = self.index.find(hash, |&(h, i)| {
+            h == hash && holds(&metrics[i].labels, identity())
+        });
+        if let Some(&(_, i)) = found {
+            return Ok(i);
+        }
+        let labels = Labels::from_checked(identity())
+            .map_err(|_| ParseErrorKind::TooLarge("label set over 4 GiB"))?;
+        let i = self.family.metrics.len();
+        let value = empty_value(self.family.metric_type, self.family.metrics.last());
+        self.family.metrics.push(Metric {
+            labels,
+            value,
+            timestamp_ms,
+        });
+        self.states.push(MetricState {
+            seen: 0,
+            line: line_no,
+            unsorted: false,
+        });
+        self.index.insert_unique(hash, (hash, i), |&(h, _)| h);
+        Ok(i)
+    }
+}
+
 struct Builder {
     format: Format,
     families: Vec<FamilyBuilder>,
@@ -205,6 +301,11 @@ struct Builder {
     current: Option<usize>,
     /// The latest sample name resolved, and to what (lines of a family repeat names).
     last_resolved: Option<(String, (usize, Role))>,
+    previous: Option<PreviousLine>,
+    /// Whether to use `previous` (see [`parse_with`]).
+    shortcuts: bool,
+    /// Scratch: a line's label indices in name order, when it did not write them so.
+    order: Vec<usize>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -219,6 +320,9 @@ impl Builder {
             by_sample: HashMap::new(),
             current: None,
             last_resolved: None,
+            previous: None,
+            shortcuts: true,
+            order: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
@@ -403,8 +507,7 @@ impl Builder {
     fn sample(
         &mut self,
         line: &SampleLine<'_>,
-        labels: &mut [LabelPair<'_>],
-        exemplar_labels: &[LabelPair<'_>],
+        labels: SampleLabels<'_, '_>,
         line_no: usize,
     ) -> Step {
         let (idx, role) = self.resolve(&line.name)?;
@@ -417,27 +520,33 @@ impl Builder {
             ));
         }
         self.current = Some(idx);
+        let SampleLabels {
+            pairs,
+            reused,
+            exemplar: exemplar_labels,
+        } = labels;
         // Strictly increasing names are sorted and distinct: one pass in the usual case.
-        if !labels.windows(2).all(|w| name_lt(&w[0].0, &w[1].0)) {
-            labels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if let Some(w) = labels.windows(2).find(|w| w[0].0 == w[1].0) {
-                return Err(ParseErrorKind::DuplicateLabel(w[0].0.to_string()));
+        // Otherwise sort indices: the lexer's pairs stay in written order, which its reuse
+        // of the previous line's pairs relies on.
+        let sorted = pairs.windows(2).all(|w| name_lt(&w[0].0, &w[1].0));
+        self.order.clear();
+        if !sorted {
+            self.order.extend(0..pairs.len());
+            self.order
+                .sort_unstable_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
+            if let Some(w) = self
+                .order
+                .windows(2)
+                .find(|w| pairs[w[0]].0 == pairs[w[1]].0)
+            {
+                return Err(ParseErrorKind::DuplicateLabel(pairs[w[0]].0.to_string()));
             }
         }
-        let key_label;
-        let special: &str = match role {
-            Role::Bucket => "le",
-            Role::Quantile => "quantile",
-            Role::State => {
-                key_label = self.families[idx].key.clone();
-                &key_label
-            }
-            _ => "",
-        };
+        let special = special_label(role, &self.families[idx].key);
         let special_pos = if special.is_empty() {
             None
         } else {
-            match labels.iter().position(|(n, _)| n == special) {
+            match pairs.iter().position(|(n, _)| n == special) {
                 Some(p) => Some(p),
                 None => {
                     return Err(ParseErrorKind::MissingLabel {
@@ -451,66 +560,55 @@ impl Builder {
                 }
             }
         };
-        let special_value = special_pos.map(|p| labels[p].1.as_ref());
-        // The series' own labels: all but the special one, and none with an empty value.
+        let special_value = special_pos.map(|p| pairs[p].1.as_ref());
+        // The series' own labels (its identity), as indices in name order: all but the
+        // special one, and none with an empty value.
+        let ignored = |i: usize| Some(i) == special_pos || pairs[i].1.is_empty();
+        if sorted {
+            self.order.extend((0..pairs.len()).filter(|&i| !ignored(i)));
+        } else {
+            self.order.retain(|&i| !ignored(i));
+        }
+        let order = &self.order;
         let identity = || {
-            labels
+            order
                 .iter()
-                .enumerate()
-                .filter(move |(i, (_, v))| Some(*i) != special_pos && !v.is_empty())
-                .map(|(_, (n, v))| (n.as_ref(), v.as_ref()))
+                .map(|&i| (pairs[i].0.as_ref(), pairs[i].1.as_ref()))
         };
+        let ignored_from = (0..pairs.len())
+            .rev()
+            .find(|&i| !ignored(i))
+            .map_or(0, |i| i + 1);
         let exemplar_allowed = role == Role::Bucket
             || (role == Role::Value
                 && self.families[idx].family.metric_type == MetricType::Counter);
         let exemplar = self.exemplar(line, exemplar_allowed, exemplar_labels)?;
+        // Fast path: the lines of one histogram or summary come one after another, so a
+        // line usually continues the previous line's metric; no hashing needed then.
+        let key = &self.families[idx].key;
+        let continues = self
+            .previous
+            .filter(|prev| {
+                self.shortcuts
+                    && prev.family == idx
+                    && reused >= prev.ignored_from
+                    && reused >= ignored_from
+                    && same_special(prev.role, role, key, &pairs[..reused])
+            })
+            .map(|prev| prev.metric);
         let format = self.format;
         let fb = &mut self.families[idx];
         fb.has_samples = true;
-        let metrics = &fb.family.metrics;
-        // Fast path: the lines of one histogram or summary come one after another, so the
-        // line usually continues the family's latest metric; no hashing needed then.
-        let last = metrics.len().checked_sub(1);
-        let continues = last.filter(|&i| metrics[i].labels.iter().eq(identity()));
-        let hash = if continues.is_some() {
-            0
-        } else {
-            hash_pairs(&self.hasher, identity())
-        };
-        let found = continues.or_else(|| {
-            fb.index
-                .find(hash, |&(h, i)| {
-                    h == hash && metrics[i].labels.iter().eq(identity())
-                })
-                .map(|&(_, i)| i)
-        });
-        let metric_idx = match found {
+        let metric_idx = match continues {
             Some(i) => i,
-            None => {
-                let labels = Labels::from_sorted(identity()).map_err(|e| match e {
-                    LabelsError::DuplicateName(n) => ParseErrorKind::DuplicateLabel(n),
-                    LabelsError::EmptyName => ParseErrorKind::InvalidName {
-                        what: "label name",
-                        name: String::new(),
-                    },
-                    LabelsError::TooLarge => ParseErrorKind::TooLarge("label set over 4 GiB"),
-                })?;
-                let i = fb.family.metrics.len();
-                let metric = Metric {
-                    labels,
-                    value: empty_value(fb.family.metric_type),
-                    timestamp_ms: line.timestamp_ms,
-                };
-                fb.family.metrics.push(metric);
-                fb.states.push(MetricState {
-                    seen: 0,
-                    line: line_no,
-                    unsorted: false,
-                });
-                fb.index.insert_unique(hash, (hash, i), |&(h, _)| h);
-                i
-            }
+            None => fb.find_or_insert(&self.hasher, identity, line.timestamp_ms, line_no)?,
         };
+        self.previous = Some(PreviousLine {
+            family: idx,
+            metric: metric_idx,
+            role,
+            ignored_from,
+        });
         let MetricFamily { name, metrics, .. } = &mut fb.family;
         let metric = &mut metrics[metric_idx];
         let state = &mut fb.states[metric_idx];
@@ -579,6 +677,29 @@ impl Builder {
     }
 }
 
+/// The label a sample of `role` carries besides its series' own labels (`le`, `quantile`,
+/// a state set's state label, named `key` after its family), or `""` for none.
+fn special_label(role: Role, key: &str) -> &str {
+    match role {
+        Role::Bucket => "le",
+        Role::Quantile => "quantile",
+        Role::State => key,
+        _ => "",
+    }
+}
+
+/// Whether two lines of one family (declared as `key`), of roles `a` and `b`, leave the
+/// same pairs of `shared` out of their identities: always when the roles have the same
+/// special label, else when `shared` holds neither special label.
+///
+/// With that, a line continues the previous line's metric when the pairs after the
+/// `shared` ones, in both lines, are all left out of the identity: both identities are
+/// then the identity-forming pairs of `shared`.
+fn same_special(a: Role, b: Role, key: &str, shared: &[LabelPair<'_>]) -> bool {
+    let (a, b) = (special_label(a, key), special_label(b, key));
+    a == b || !shared.iter().any(|(n, _)| n == a || n == b)
+}
+
 /// `a < b` for label names, deciding on the first byte when it differs (the usual case)
 /// without a call to the general string comparison.
 #[inline]
@@ -586,6 +707,18 @@ fn name_lt(a: &str, b: &str) -> bool {
     match (a.as_bytes().first(), b.as_bytes().first()) {
         (Some(x), Some(y)) if x != y => x < y,
         _ => a < b,
+    }
+}
+
+/// Whether `labels` holds exactly `pairs`, in the same order.
+fn holds<'p>(labels: &Labels, mut pairs: impl Iterator<Item = (&'p str, &'p str)>) -> bool {
+    let mut mine = labels.iter();
+    loop {
+        match (mine.next(), pairs.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.0 == b.0 && a.1 == b.1 => {}
+            _ => return false,
+        }
     }
 }
 

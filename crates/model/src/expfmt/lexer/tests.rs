@@ -164,3 +164,28 @@ fn invalid_utf8_is_located() {
         (2, 6, ParseErrorKind::InvalidUtf8)
     );
 }
+
+#[test]
+fn pairs_repeated_from_the_previous_sample_line_are_reused() {
+    let input = "h_bucket{a=\"x\\\\\",b=\"2\",le=\"1\"} 1\n\
+                 h_bucket{a=\"x\\\\\",b=\"2\",le=\"+Inf\"} 2\n\
+                 # a comment does not matter\n\
+                 h_sum {a=\"x\\\\\",b=\"2\"} 3\n\
+                 h_sum\t{a=\"x\\\\\",b=\"22\"} 3\n\
+                 h_sum{a=\"y\"} 3\n";
+    let mut lexer = Lexer::new(input, Format::Text);
+    let mut seen = Vec::new();
+    while let Some(entry) = lexer.next_entry().unwrap() {
+        if let Entry::Sample(s) = entry {
+            let labels = format!("{:?}", lexer.labels());
+            seen.push((s.name.into_owned(), lexer.reused_labels(), labels));
+        }
+    }
+    let reused: Vec<usize> = seen.iter().map(|s| s.1).collect();
+    assert_eq!(reused, [0, 2, 2, 1, 0]);
+    assert_eq!(seen[1].2, r#"[("a", "x\\"), ("b", "2"), ("le", "+Inf")]"#);
+    assert_eq!(seen[2].2, r#"[("a", "x\\"), ("b", "2")]"#);
+    assert_eq!(seen[3].2, r#"[("a", "x\\"), ("b", "22")]"#);
+    let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names, ["h_bucket", "h_bucket", "h_sum", "h_sum", "h_sum"]);
+}

@@ -396,3 +396,226 @@ fn metadata_only_families_are_kept() {
     assert!(families[0].metrics.is_empty());
     assert_eq!(families[0].metric_type, MetricType::Gauge);
 }
+
+#[test]
+fn a_line_continues_the_previous_metric_only_with_the_same_identity() {
+    // `le` is part of a `_sum` line's identity, so this `_sum` belongs to another metric
+    // (which then has no buckets), although its text repeats the bucket line's labels.
+    let input = "# TYPE h histogram\n\
+                 h_bucket{a=\"x\",le=\"+Inf\",z=\"y\"} 1\n\
+                 h_sum{a=\"x\",le=\"+Inf\",z=\"y\"} 1\n";
+    assert_eq!(
+        err(input, Format::Text),
+        (
+            3,
+            "histogram h{a=\"x\", le=\"+Inf\", z=\"y\"} has no +Inf bucket".into()
+        )
+    );
+    // An empty value is an absent label, whichever line has it.
+    for input in [
+        "g{a=\"1\",b=\"\"} 1\ng{a=\"1\"} 2\n",
+        "g{a=\"1\"} 1\ng{a=\"1\",b=\"\"} 2\n",
+        "g{b=\"\",a=\"1\"} 1\ng{b=\"\",a=\"1\",c=\"\"} 2\n",
+    ] {
+        assert_eq!(err(input, Format::Text).0, 2, "{input}");
+    }
+    // The same labels in another family are another metric.
+    let families = text("a{x=\"1\"} 1\nb{x=\"1\"} 2\na_sum{x=\"1\"} 3\n");
+    assert_eq!(families.len(), 3);
+    // A summary's lines, labels written out of order, with metadata in between.
+    let families = text(
+        "# TYPE s summary\n\
+         s{z=\"1\",a=\"2\",quantile=\"0.5\"} 1\n\
+         s{z=\"1\",a=\"2\",quantile=\"0.9\"} 2\n\
+         # HELP s Help after samples is fine in 0.0.4.\n\
+         s_sum{z=\"1\",a=\"2\"} 3\n\
+         s_count{z=\"1\",a=\"2\"} 4\n\
+         s{z=\"1\",a=\"3\",quantile=\"0.5\"} 1\n",
+    );
+    let metrics = &families[0].metrics;
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[0].labels, labels(&[("a", "2"), ("z", "1")]));
+    match &metrics[0].value {
+        MetricValue::Summary(s) => {
+            assert_eq!(
+                (s.quantiles.len(), s.sum, s.count),
+                (2, Some(3.0), Some(4.0))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+mod shortcuts {
+    //! The lexer's reuse of the previous line's name and pairs, and the builder's
+    //! recognition of the previous metric, must change nothing: checked against parsing
+    //! without them on inputs made of few names and labels, so lines share a lot.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn label_value() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["", "1", "2", "x\\\"y", "a,b", "x\\\\", "é", "+Inf"])
+    }
+
+    /// One metric's lines (a histogram's buckets, sum and count; a summary's quantiles; a
+    /// state set's states; or one sample), its labels in any order, the special label
+    /// anywhere among them, sometimes with a stray label added to one line.
+    fn metric_lines(format: Format) -> impl Strategy<Value = Vec<String>> {
+        let names = prop::sample::subsequence(vec!["a", "b", "z", "\"q.x\""], 0..=3).prop_shuffle();
+        let values = prop::collection::vec(label_value(), 3);
+        let parts = prop::sample::subsequence(vec!["0.5", "1", "+Inf"], 0..=3);
+        let stray = (
+            0..6usize,
+            prop::sample::select(vec!["a", "le", "quantile", "z"]),
+            label_value(),
+        );
+        // OpenMetrics has one spelling, text has several.
+        let styles = if format == Format::Text {
+            0..6u8
+        } else {
+            0..1u8
+        };
+        let shape = (0..6u8, 0..4usize, styles, prop::option::of(stray));
+        (names, values, parts, shape).prop_map(
+            |(names, values, parts, (kind, at, style, stray))| {
+                let own: Vec<(&str, &str)> = names.iter().copied().zip(values).collect();
+                let labelled = |special: Option<(&'static str, &'static str)>| {
+                    let mut pairs = own.clone();
+                    if let Some(pair) = special {
+                        pairs.insert(at.min(pairs.len()), pair);
+                    }
+                    pairs
+                };
+                let mut lines: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+                let mut parted = |name: &'static str, special: &'static str, base: &'static str| {
+                    for part in &parts {
+                        lines.push((name, labelled(Some((special, part)))));
+                    }
+                    if !base.is_empty() {
+                        lines.push((base, labelled(None)));
+                    }
+                };
+                match kind {
+                    0 => {
+                        parted("h_bucket", "le", "h_sum");
+                        lines.push(("h_count", labelled(None)));
+                    }
+                    1 => {
+                        parted("s", "quantile", "s_sum");
+                        lines.push(("s_count", labelled(None)));
+                    }
+                    2 => {
+                        lines.push(("st", labelled(Some(("st", "on")))));
+                        lines.push(("st", labelled(Some(("st", "off")))));
+                    }
+                    3 => lines.push(("c_total", labelled(None))),
+                    4 => lines.push(("g", labelled(None))),
+                    _ => lines.push(("\"q.n\"", labelled(None))),
+                }
+                if let Some((i, name, value)) = stray {
+                    if let Some((_, pairs)) = lines.get_mut(i) {
+                        pairs.push((name, value));
+                    }
+                }
+                lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, pairs))| render(name, pairs, style, i))
+                    .collect()
+            },
+        )
+    }
+
+    /// A sample line in one of several spellings (blanks, tabs, trailing comma, `{}`).
+    fn render(name: &str, pairs: &[(&str, &str)], style: u8, i: usize) -> String {
+        let pairs: Vec<String> = pairs
+            .iter()
+            .map(|(l, v)| match style {
+                3 => format!(" {l} = \"{v}\" "),
+                _ => format!("{l}=\"{v}\""),
+            })
+            .collect();
+        let mut line = name.to_owned();
+        match style {
+            1 => line.push(' '),
+            2 => line.push('\t'),
+            _ => {}
+        }
+        if !pairs.is_empty() || style == 4 {
+            line.push('{');
+            line.push_str(&pairs.join(","));
+            if style == 5 {
+                line.push(',');
+            }
+            line.push('}');
+        }
+        let value = if name == "st" { i % 2 } else { i + 1 };
+        format!("{line} {value}")
+    }
+
+    fn exposition(format: Format) -> impl Strategy<Value = String> {
+        let mut metadata = vec![
+            "# TYPE h histogram",
+            "# TYPE s summary",
+            "# TYPE c counter",
+            "# TYPE g gauge",
+            "# HELP h Help.",
+        ];
+        match format {
+            Format::Text => metadata.extend(["# a comment", ""]),
+            Format::OpenMetrics => metadata.push("# TYPE st stateset"),
+        }
+        let metadata = prop::sample::select(metadata).prop_map(|l| vec![l.to_owned()]);
+        let block = prop_oneof![1 => metadata, 4 => metric_lines(format)];
+        prop::collection::vec(block, 1..16).prop_map(move |blocks| {
+            let mut text = blocks.concat().join("\n");
+            text.push('\n');
+            if format == Format::OpenMetrics {
+                text.push_str("# EOF\n");
+            }
+            text
+        })
+    }
+
+    /// Every entry, its labels and the error if any, as text.
+    fn lexed(input: &str, format: Format, reuse: bool) -> Vec<String> {
+        let mut lexer = Lexer::new(input, format);
+        if !reuse {
+            lexer = lexer.without_reuse();
+        }
+        let mut out = Vec::new();
+        loop {
+            match lexer.next_entry() {
+                Ok(Some(entry)) => out.push(format!("{entry:?} {:?}", lexer.labels())),
+                Ok(None) => return out,
+                Err(e) => {
+                    out.push(format!("{e:?}"));
+                    return out;
+                }
+            }
+        }
+    }
+
+    fn check(input: &str, format: Format) -> Result<(), TestCaseError> {
+        prop_assert_eq!(lexed(input, format, true), lexed(input, format, false));
+        // Compared as text, where NaN equals NaN.
+        let fast = format!("{:?}", parse_with(input.as_bytes(), format, true));
+        let slow = format!("{:?}", parse_with(input.as_bytes(), format, false));
+        prop_assert_eq!(fast, slow, "input:\n{}", input);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn change_nothing_in_text(input in exposition(Format::Text)) {
+            check(&input, Format::Text)?;
+        }
+
+        #[test]
+        fn change_nothing_in_openmetrics(input in exposition(Format::OpenMetrics)) {
+            check(&input, Format::OpenMetrics)?;
+        }
+    }
+}
