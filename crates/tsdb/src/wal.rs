@@ -149,9 +149,10 @@ struct SyncState {
 }
 
 impl Wal {
-    /// Opens (creating if needed) the log in `dir`, replaying into `f`, in log order, every
-    /// record of the segments numbered `from` or more; older segments are neither read nor
-    /// removed. Appends continue at the end of the last segment.
+    /// Opens the log in `dir` (creating it if needed, syncing its parent with `fsync`),
+    /// replaying into `f`, in log order, every record of the segments numbered `from` or
+    /// more; older segments are neither read nor removed. Appends continue at the end of
+    /// the last segment.
     ///
     /// A damaged log is repaired (see [`Replay`]): the first bad frame and everything after
     /// it, in its segment and in later segments, is dropped, and [`Replay::damage`] says
@@ -169,7 +170,14 @@ impl Wal {
         f: impl FnMut(Record),
     ) -> Result<(Wal, Replay), WalError> {
         let dir = dir.as_ref();
-        fs::create_dir_all(dir).map_err(|e| WalError::io("create", dir, e))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(|e| WalError::io("create", dir, e))?;
+            if options.fsync {
+                if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    replay::sync_dir(parent)?;
+                }
+            }
+        }
         let (report, last) = replay::replay(dir, from, true, options.fsync, f)?;
         let (segment, file) = match last {
             Some(n) => (n, open_segment(dir, n)?),
