@@ -1,1 +1,484 @@
-//! XOR chunks (being written).
+//! XOR chunks: a series' float samples compressed the way Facebook's Gorilla and
+//! Prometheus compress them, delta-of-delta timestamps and XOR'd values.
+//!
+//! The head keeps one open [`XorChunk`] per series and appends to it; once cut (~120
+//! samples) the chunk's [`bytes`](XorChunk::bytes) are what is persisted. Readers decode
+//! bytes with [`ChunkIter`] (sequential, with [`seek`](ChunkIter::seek)) or
+//! [`decode_range`]; [`XorChunk::from_bytes`] reopens persisted bytes for more appends.
+//!
+//! The byte and bit layout, and what a decoder rejects, is specified in
+//! `docs/format/chunk.md`. In short: a varint sample count, the first timestamp as a
+//! zigzag varint, then a bit stream (most significant bit first) holding each sample's
+//! timestamp as a delta of deltas in one of five prefix-coded buckets, and its value as
+//! one bit when it repeats, as a delta of deltas of integers when it and the previous
+//! value are integers (counters, histogram buckets), or else XOR'd with the previous
+//! value in Gorilla's leading/trailing-zero window. A regular 15 s series costs 1 bit per
+//! timestamp; a constant one 1 bit per value.
+//!
+//! Values round-trip bit for bit: every NaN payload (including the staleness marker
+//! [`tally_model::STALE_NAN_BITS`]), ±Inf, -0.0.
+//!
+//! Decoding never trusts its input: damaged, truncated or hostile bytes yield a
+//! [`ChunkError`] saying where and what, never a panic, an endless loop, or an allocation
+//! larger than the output.
+//!
+//! # Example
+//!
+//! ```
+//! use tally_model::Sample;
+//! use tally_tsdb::chunk::{decode_range, ChunkIter, XorChunk};
+//!
+//! let mut chunk = XorChunk::new();
+//! for i in 0..120 {
+//!     chunk.append(1_700_000_000_000 + i * 15_000, (i * 3) as f64);
+//! }
+//! let stored = chunk.bytes().to_vec(); // persisted somewhere
+//!
+//! let mut it = ChunkIter::new(&stored);
+//! assert_eq!(it.seek(1_700_000_020_000), Some(Sample::new(1_700_000_030_000, 6.0)));
+//! assert_eq!(it.next(), Some(Sample::new(1_700_000_045_000, 9.0)));
+//!
+//! let mut out = Vec::new();
+//! decode_range(&stored, 1_700_000_000_000, 1_700_000_015_000, &mut out)?;
+//! assert_eq!(out.len(), 2);
+//!
+//! let mut reopened = XorChunk::from_bytes(&stored)?;
+//! reopened.append(1_700_001_800_000, 360.0);
+//! assert_eq!(reopened.len(), 121);
+//! # Ok::<(), tally_tsdb::chunk::ChunkError>(())
+//! ```
+
+mod bits;
+mod iter;
+
+pub use iter::{decode_range, ChunkIter};
+
+use std::fmt;
+
+use tally_model::Sample;
+
+use bits::{put_uvarint, uvarint_len, write_bits, zigzag};
+
+/// Payload bits of the delta-of-delta buckets with prefixes `10`, `110` and `1110`; the
+/// payload is the delta of deltas in two's complement. `0` means a delta of delta of zero,
+/// and `1111` is followed by the 64-bit delta itself.
+const DOD_BITS: [u32; 3] = [4, 8, 20];
+
+/// Bits of the width (minus one) of a new integer width.
+const WIDTH_BITS: u32 = 6;
+/// What opening a new integer width costs over reusing one, besides the payload.
+const NEW_WIDTH_BITS: u32 = 1 + WIDTH_BITS;
+/// Integer-coded values are integers of at most this magnitude (all exact in an f64).
+const MAX_INTEGER: i64 = 1 << 53;
+/// The bits of -0.0, the one integer-valued float that is not coded as an integer.
+const NEGATIVE_ZERO: u64 = 1 << 63;
+
+/// Bits of the leading-zero count in a new XOR window; longer runs are stored as 31.
+const LEADING_BITS: u32 = 5;
+/// The largest leading-zero count a window can hold.
+const MAX_LEADING: u32 = (1 << LEADING_BITS) - 1;
+/// Bits of the significant-bit count in a new XOR window (64 is stored as 0).
+const SIGNIFICANT_BITS: u32 = 6;
+/// `leading` when there is no window yet (before the first non-repeated value).
+const NO_WINDOW: u8 = u8::MAX;
+
+/// Why bytes are not a valid chunk. Bit offsets count from the first bit of the chunk's
+/// first byte (the byte offset is `bit / 8`); `sample` is the 0-based index of the sample
+/// being decoded. The samples before `sample` decoded correctly, which is what a repair
+/// that truncates the chunk needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    /// The bytes end inside sample `sample` (the header counts as part of sample 0), whose
+    /// encoding starts at `bit`: the chunk is truncated or its sample count is wrong.
+    #[error("chunk truncated: the bytes end inside sample {sample}, which starts at bit {bit}")]
+    Truncated {
+        /// The sample cut short.
+        sample: u64,
+        /// Where that sample (or the header field) starts.
+        bit: u64,
+    },
+    /// The sample count or the first timestamp at `byte` is not a canonical LEB128 varint
+    /// (more than 10 bytes, more than 64 bits, or a redundant final zero byte).
+    #[error("chunk header: malformed varint at byte {byte}")]
+    BadVarint {
+        /// Where the varint starts.
+        byte: usize,
+    },
+    /// Sample `sample`'s timestamp, coded at `bit`, is not after the previous one or does
+    /// not fit in an `i64`.
+    #[error("chunk sample {sample}: timestamp at bit {bit} does not increase")]
+    TimeNotIncreasing {
+        /// The offending sample.
+        sample: u64,
+        /// Where its timestamp code starts.
+        bit: u64,
+    },
+    /// Sample `sample`'s value, coded at `bit`, reuses the integer width or the XOR window
+    /// but none was set yet.
+    #[error(
+        "chunk sample {sample}: value at bit {bit} reuses a width or window before any was set"
+    )]
+    NoWindow {
+        /// The offending sample.
+        sample: u64,
+        /// Where its value code starts.
+        bit: u64,
+    },
+    /// Sample `sample`'s value, coded at `bit`, opens an XOR window whose leading zeros
+    /// plus significant bits exceed 64.
+    #[error(
+        "chunk sample {sample}: value at bit {bit} opens an XOR window of {leading} leading \
+         zeros and {significant} significant bits (more than 64)"
+    )]
+    BadWindow {
+        /// The offending sample.
+        sample: u64,
+        /// Where its value code starts.
+        bit: u64,
+        /// The leading-zero count read.
+        leading: u8,
+        /// The significant-bit count read.
+        significant: u8,
+    },
+    /// Sample `sample`'s value, coded at `bit` as an integer delta of deltas, is outside
+    /// ±2^53 or overflows.
+    #[error("chunk sample {sample}: integer value at bit {bit} is out of range")]
+    IntegerOutOfRange {
+        /// The offending sample.
+        sample: u64,
+        /// Where its value code starts.
+        bit: u64,
+    },
+    /// After the last sample the header announces, the bytes go on past the padding of
+    /// the last byte, or the padding bits (from `bit` on) are not zero.
+    #[error("chunk has trailing data from bit {bit} after its last sample")]
+    TrailingData {
+        /// Where the data should have ended.
+        bit: u64,
+    },
+}
+
+/// What the encoder and the decoder both know after a sample: the sample, the last
+/// timestamp delta, the last integer delta and width, and the XOR window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodecState {
+    /// The last timestamp.
+    t: i64,
+    /// The last timestamp delta (0 after the first sample). Deltas can exceed `i64::MAX`.
+    delta: u64,
+    /// The last value's bits (0, i.e. 0.0, before the first sample).
+    value: u64,
+    /// The last value minus the one before when both were integer-coded, else 0.
+    int_delta: i64,
+    /// Whether the last value is an integer the next one may be coded against.
+    integral: bool,
+    /// The current integer width in bits (1..=64), or 0 before the first.
+    width: u8,
+    /// Leading zeros of the current XOR window, or [`NO_WINDOW`].
+    leading: u8,
+    /// Trailing zeros of the current XOR window.
+    trailing: u8,
+}
+
+impl CodecState {
+    const START: Self = Self {
+        t: 0,
+        delta: 0,
+        value: 0,
+        int_delta: 0,
+        integral: true,
+        width: 0,
+        leading: NO_WINDOW,
+        trailing: 0,
+    };
+}
+
+/// An appendable XOR chunk: the encoded bytes of a series' samples plus the few words of
+/// encoder state that let [`append`](Self::append) add one sample in O(1).
+///
+/// [`bytes`](Self::bytes) is the complete encoding after every append, so a reader may
+/// decode a chunk that is still being written (under whatever lock the owner uses). A new
+/// chunk allocates nothing; after that the chunk holds one `Vec<u8>` that grows by
+/// doubling (see [`shrink_to_fit`](Self::shrink_to_fit)). Cloning copies the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct XorChunk {
+    /// The encoding; empty for an empty chunk (whose encoding is the single byte 0).
+    buf: Vec<u8>,
+    /// Samples appended.
+    count: usize,
+    /// Unused low bits of the last byte of `buf` (0..=7), all zero.
+    free: u8,
+    state: CodecState,
+}
+
+impl Default for XorChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for XorChunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XorChunk")
+            .field("samples", &self.count)
+            .field("bytes", &self.bytes().len())
+            .field("min_time", &self.min_time())
+            .field("max_time", &self.max_time())
+            .finish()
+    }
+}
+
+impl XorChunk {
+    /// An empty chunk; allocates nothing.
+    pub fn new() -> Self {
+        Self {
+            buf: Vec::new(),
+            count: 0,
+            free: 0,
+            state: CodecState::START,
+        }
+    }
+
+    /// Appends a sample. The caller guarantees `t` is after the last sample's time (the
+    /// head checks the order before appending). A sample that breaks that contract is
+    /// dropped, so the chunk stays decodable; debug builds panic instead. Any value is
+    /// stored bit for bit. Never panics in release builds.
+    pub fn append(&mut self, t: i64, v: f64) {
+        if self.count == 0 {
+            self.buf.clear();
+            self.buf.push(1);
+            let mut tmp = [0; 10];
+            let n = put_uvarint(&mut tmp, zigzag(t));
+            self.buf.extend_from_slice(&tmp[..n]);
+            self.free = 0;
+            self.state = CodecState {
+                t,
+                ..CodecState::START
+            };
+            self.write_value(v.to_bits());
+            self.count = 1;
+            return;
+        }
+        if t <= self.state.t {
+            debug_assert!(
+                false,
+                "XorChunk::append: time {t} is not after {}",
+                self.state.t
+            );
+            return;
+        }
+        // 0 < t - last < 2^64, so the wrapped difference read as u64 is exact.
+        let delta = t.wrapping_sub(self.state.t) as u64;
+        self.write_delta(delta);
+        self.write_value(v.to_bits());
+        self.state.t = t;
+        self.state.delta = delta;
+        self.set_count(self.count + 1);
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the chunk has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The complete encoding (`docs/format/chunk.md`): self-describing, valid after every
+    /// append, and what [`from_bytes`](Self::from_bytes), [`ChunkIter::new`] and
+    /// [`decode_range`] take. An empty chunk is the single byte `0`.
+    pub fn bytes(&self) -> &[u8] {
+        if self.buf.is_empty() {
+            &[0]
+        } else {
+            &self.buf
+        }
+    }
+
+    /// The first sample's time, if any.
+    pub fn min_time(&self) -> Option<i64> {
+        if self.count == 0 {
+            return None;
+        }
+        // The first timestamp follows the sample count; both were written by `append`.
+        let at = uvarint_len(self.count as u64);
+        bits::read_uvarint(&self.buf, at)
+            .ok()
+            .map(|(z, _)| bits::unzigzag(z))
+    }
+
+    /// The last sample's time, if any.
+    pub fn max_time(&self) -> Option<i64> {
+        self.last().map(|s| s.timestamp_ms)
+    }
+
+    /// The last sample, if any.
+    pub fn last(&self) -> Option<Sample> {
+        (self.count > 0).then(|| Sample::new(self.state.t, f64::from_bits(self.state.value)))
+    }
+
+    /// Reopens a persisted chunk to append to it: decodes every sample to restore the
+    /// encoder state, so it costs one full decode and a copy of the bytes. Appending to
+    /// the result gives exactly the bytes appending all samples to one chunk would have.
+    ///
+    /// Fails with the first damage found; any byte string that is not exactly a chunk
+    /// (including trailing bytes or non-zero padding) is refused.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ChunkError> {
+        let mut it = ChunkIter::new(bytes);
+        it.by_ref().for_each(drop);
+        if let Some(e) = it.error() {
+            return Err(e.clone());
+        }
+        let (read, end_bit, state) = it.into_parts();
+        if read == 0 {
+            return Ok(Self::new());
+        }
+        Ok(Self {
+            buf: bytes.to_vec(),
+            // Each sample takes at least one bit, so the count fits in a usize.
+            count: usize::try_from(read).unwrap_or(usize::MAX),
+            free: ((8 - end_bit % 8) % 8) as u8,
+            state,
+        })
+    }
+
+    /// An iterator over the samples, oldest first.
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::new(self.bytes())
+    }
+
+    /// Bytes of heap held (the buffer's capacity, which can be up to twice its length).
+    pub fn heap_size(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Releases unused buffer capacity, e.g. when the head cuts the chunk and keeps it in
+    /// memory. Appending afterwards reallocates.
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
+    /// Rewrites the sample count at the front, moving the rest when its length changes.
+    fn set_count(&mut self, count: usize) {
+        let mut tmp = [0; 10];
+        let n = put_uvarint(&mut tmp, count as u64);
+        let old = uvarint_len(self.count as u64);
+        if n == old {
+            self.buf[..n].copy_from_slice(&tmp[..n]);
+        } else {
+            self.buf.splice(..old, tmp[..n].iter().copied());
+        }
+        self.count = count;
+    }
+
+    #[inline]
+    fn put(&mut self, value: u64, n: u32) {
+        write_bits(&mut self.buf, &mut self.free, value, n);
+    }
+
+    /// Writes the timestamp code for `delta` (sample 1 onwards).
+    fn write_delta(&mut self, delta: u64) {
+        let prev = self.state.delta;
+        if delta <= i64::MAX as u64 && prev <= i64::MAX as u64 {
+            let dod = delta as i64 - prev as i64;
+            if dod == 0 {
+                self.put(0, 1);
+                return;
+            }
+            for (i, &bits) in DOD_BITS.iter().enumerate() {
+                let limit = 1i64 << (bits - 1);
+                if (-limit..limit).contains(&dod) {
+                    // `i + 1` ones and a zero, then the payload.
+                    let prefix_len = i as u32 + 2;
+                    let prefix = (1u64 << prefix_len) - 2;
+                    let payload = dod as u64 & ((1 << bits) - 1);
+                    self.put((prefix << bits) | payload, prefix_len + bits);
+                    return;
+                }
+            }
+        }
+        self.put(0b1111, 4);
+        self.put(delta, 64);
+    }
+
+    /// Writes the value code for a value with bits `bits`.
+    fn write_value(&mut self, bits: u64) {
+        let prev = self.state.value;
+        if bits == prev {
+            self.put(0, 1);
+            self.state.int_delta = 0;
+            return;
+        }
+        self.state.value = bits;
+        if self.state.integral {
+            if let Some(m) = integral(bits) {
+                // Both values are integers of at most 2^53, so neither difference overflows.
+                let d = m - f64::from_bits(prev) as i64;
+                let z = zigzag(d - self.state.int_delta);
+                let n = (64 - z.leading_zeros()).max(1);
+                let width = u32::from(self.state.width);
+                debug_assert!(n <= 57, "|dod| <= 2^55");
+                if width != 0 && n <= width && width <= n + NEW_WIDTH_BITS {
+                    self.put(0b10, 2);
+                    self.put(z, width);
+                } else {
+                    self.put((0b110 << WIDTH_BITS) | u64::from(n - 1), 3 + WIDTH_BITS);
+                    self.put(z, n);
+                    self.state.width = n as u8;
+                }
+                self.state.int_delta = d;
+                return;
+            }
+            self.put(0b111, 3);
+        } else {
+            self.put(0b1, 1);
+        }
+        self.write_xor(bits ^ prev);
+        self.state.integral = integral(bits).is_some();
+        self.state.int_delta = 0;
+    }
+
+    /// Writes the XOR of two different values: `0` and the bits inside the current
+    /// window, or `1`, a new window and the bits inside it, whichever is shorter.
+    fn write_xor(&mut self, x: u64) {
+        debug_assert!(x != 0);
+        let leading = x.leading_zeros().min(MAX_LEADING);
+        let trailing = x.trailing_zeros();
+        let significant = 64 - leading - trailing;
+        let (wl, wt) = (
+            u32::from(self.state.leading),
+            u32::from(self.state.trailing),
+        );
+        if self.state.leading != NO_WINDOW
+            && leading >= wl
+            && trailing >= wt
+            && 64 - wl - wt <= significant + LEADING_BITS + SIGNIFICANT_BITS
+        {
+            self.put(0, 1);
+            self.put(x >> wt, 64 - wl - wt);
+            return;
+        }
+        let control = (1 << (LEADING_BITS + SIGNIFICANT_BITS))
+            | (u64::from(leading) << SIGNIFICANT_BITS)
+            | u64::from(significant & 63);
+        self.put(control, 1 + LEADING_BITS + SIGNIFICANT_BITS);
+        self.put(x >> trailing, significant);
+        self.state.leading = leading as u8;
+        self.state.trailing = trailing as u8;
+    }
+}
+
+/// The value as an `i64` when it is an integer of magnitude at most 2^53 other than -0.0:
+/// exactly the values that convert to an `i64` and back bit for bit.
+#[inline]
+fn integral(bits: u64) -> Option<i64> {
+    let v = f64::from_bits(bits);
+    // `as` truncates; NaN fails the range test, -0.0 the bit test.
+    let m = v as i64;
+    (v.abs() <= MAX_INTEGER as f64 && m as f64 == v && bits != NEGATIVE_ZERO).then_some(m)
+}
+
+#[cfg(test)]
+mod tests;

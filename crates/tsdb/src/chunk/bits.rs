@@ -1,0 +1,257 @@
+//! Bit-level I/O for XOR chunks: an MSB-first bit writer on a `Vec<u8>`, a bit reader that
+//! reports the end of its input instead of panicking, and LEB128 varints.
+
+/// Appends the low `n` bits of `value` (`n <= 64`), most significant first, to `buf`.
+///
+/// `free` is the number of unused low bits in the last byte of `buf` (0..=7); those bits
+/// are zero and are filled first. Bits of `value` above `n` are ignored.
+#[inline]
+pub(super) fn write_bits(buf: &mut Vec<u8>, free: &mut u8, value: u64, n: u32) {
+    debug_assert!(n <= 64);
+    if n == 0 {
+        return;
+    }
+    let mut left = n;
+    if *free > 0 {
+        let f = u32::from(*free);
+        let take = f.min(left);
+        let bits = (value >> (left - take)) & ((1 << take) - 1);
+        if let Some(last) = buf.last_mut() {
+            *last |= (bits << (f - take)) as u8;
+        }
+        *free -= take as u8;
+        left -= take;
+    }
+    while left >= 8 {
+        left -= 8;
+        buf.push((value >> left) as u8);
+    }
+    if left > 0 {
+        // Truncating to u8 keeps the low `left` bits, now at the top of the byte.
+        buf.push((value << (8 - left)) as u8);
+        *free = (8 - left) as u8;
+    }
+}
+
+/// Reads bits most significant first from a byte slice. Every read checks the end of the
+/// input and returns `None` there, leaving the position unchanged.
+#[derive(Debug, Clone)]
+pub(super) struct BitReader<'a> {
+    data: &'a [u8],
+    /// Position in bits from the start of `data`; never more than `len_bits`.
+    pos: u64,
+    len_bits: u64,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader over `data` positioned at bit `pos` (clamped to the end).
+    pub(super) fn new(data: &'a [u8], pos: u64) -> Self {
+        let len_bits = data.len() as u64 * 8;
+        Self {
+            data,
+            pos: pos.min(len_bits),
+            len_bits,
+        }
+    }
+
+    /// The position in bits from the start of the slice.
+    #[inline]
+    pub(super) fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    /// The whole slice being read.
+    pub(super) fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// One bit.
+    #[inline]
+    pub(super) fn read_bit(&mut self) -> Option<bool> {
+        if self.pos >= self.len_bits {
+            return None;
+        }
+        let byte = *self.data.get((self.pos >> 3) as usize)?;
+        let bit = (byte >> (7 - (self.pos & 7))) & 1;
+        self.pos += 1;
+        Some(bit == 1)
+    }
+
+    /// The next `n` bits (`n <= 64`) as the low bits of the result.
+    #[inline]
+    pub(super) fn read_bits(&mut self, n: u32) -> Option<u64> {
+        debug_assert!(n <= 64);
+        if n == 0 {
+            return Some(0);
+        }
+        if n > 56 {
+            // One unaligned 8-byte load holds at least 57 bits past the position.
+            let start = self.pos;
+            let hi = self.read_bits(n - 32)?;
+            let Some(lo) = self.read_bits(32) else {
+                self.pos = start;
+                return None;
+            };
+            return Some((hi << 32) | lo);
+        }
+        let end = self.pos + u64::from(n);
+        if end > self.len_bits {
+            return None;
+        }
+        let byte = (self.pos >> 3) as usize;
+        let word = match self.data.get(byte..).and_then(<[u8]>::first_chunk::<8>) {
+            Some(w) => u64::from_be_bytes(*w),
+            None => {
+                // Within 8 bytes of the end: pad with zeros (bits past `end` are unused).
+                let rest = self.data.get(byte..).unwrap_or(&[]);
+                let mut w = [0u8; 8];
+                for (dst, src) in w.iter_mut().zip(rest) {
+                    *dst = *src;
+                }
+                u64::from_be_bytes(w)
+            }
+        };
+        let value = (word << (self.pos & 7)) >> (64 - n);
+        self.pos = end;
+        Some(value)
+    }
+}
+
+/// The number of bytes [`put_uvarint`] writes for `v`.
+#[inline]
+pub(super) fn uvarint_len(v: u64) -> usize {
+    // 1 + floor(log2(v)) / 7, with 0 taking one byte.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// Writes `v` as an unsigned LEB128 varint (7 bits per byte, low group first, high bit set
+/// on every byte but the last) into `out`, returning the length.
+#[inline]
+pub(super) fn put_uvarint(out: &mut [u8; 10], mut v: u64) -> usize {
+    let mut i = 0;
+    while v >= 0x80 {
+        out[i] = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
+    }
+    out[i] = v as u8;
+    i + 1
+}
+
+/// Why a varint could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VarintError {
+    /// The input ended inside the varint.
+    Truncated,
+    /// More than 10 bytes, a value above `u64::MAX`, or a redundant trailing zero byte.
+    Malformed,
+}
+
+/// Reads a canonical unsigned LEB128 varint at `at`, returning the value and its length.
+#[inline]
+pub(super) fn read_uvarint(data: &[u8], at: usize) -> Result<(u64, usize), VarintError> {
+    let mut value = 0u64;
+    for i in 0..10 {
+        let Some(&b) = data.get(at + i) else {
+            return Err(VarintError::Truncated);
+        };
+        let group = u64::from(b & 0x7f);
+        if i == 9 && b > 1 {
+            return Err(VarintError::Malformed);
+        }
+        value |= group << (7 * i);
+        if b & 0x80 == 0 {
+            if i > 0 && b == 0 {
+                return Err(VarintError::Malformed);
+            }
+            return Ok((value, i + 1));
+        }
+    }
+    Err(VarintError::Malformed)
+}
+
+/// Maps a signed integer to an unsigned one so that small magnitudes stay small:
+/// 0, -1, 1, -2, … become 0, 1, 2, 3, ….
+#[inline]
+pub(super) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+#[inline]
+pub(super) fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_round_trip_at_every_alignment() {
+        let fields: Vec<(u64, u32)> = (0..=64u32)
+            .flat_map(|n| {
+                let v = 0xdead_beef_cafe_f00d_u64.rotate_left(n);
+                [(v, n), (u64::MAX, n), (0, n), (1, n)]
+            })
+            .collect();
+        for lead in 0..8u32 {
+            let mut buf = Vec::new();
+            let mut free = 0;
+            write_bits(&mut buf, &mut free, 0, lead);
+            for &(v, n) in &fields {
+                write_bits(&mut buf, &mut free, v, n);
+            }
+            let total: u64 = u64::from(lead) + fields.iter().map(|f| u64::from(f.1)).sum::<u64>();
+            assert_eq!(buf.len() as u64, total.div_ceil(8));
+            assert_eq!(u64::from(free), buf.len() as u64 * 8 - total);
+            let mut r = BitReader::new(&buf, u64::from(lead));
+            for &(v, n) in &fields {
+                let mask = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+                assert_eq!(r.read_bits(n), Some(v & mask), "n={n} lead={lead}");
+            }
+            assert_eq!(r.pos(), total);
+            // Only padding is left: a read past it fails and does not move.
+            let pad = buf.len() as u64 * 8 - total;
+            assert_eq!(r.read_bits(pad as u32 + 1), None);
+            assert_eq!(r.pos(), total);
+        }
+    }
+
+    #[test]
+    fn read_bit_and_end_of_input() {
+        let mut r = BitReader::new(&[0b1010_0000], 0);
+        assert_eq!(r.read_bit(), Some(true));
+        assert_eq!(r.read_bit(), Some(false));
+        assert_eq!(r.read_bits(6), Some(0b10_0000));
+        assert_eq!(r.read_bit(), None);
+        assert_eq!(r.read_bits(64), None);
+        let mut r = BitReader::new(&[0xff; 7], 3);
+        assert_eq!(r.read_bits(64), None);
+        assert_eq!(r.pos(), 3);
+        assert_eq!(r.read_bits(53), Some((1 << 53) - 1));
+    }
+
+    #[test]
+    fn varints() {
+        for v in [0, 1, 127, 128, 300, 16_383, 16_384, u64::MAX / 3, u64::MAX] {
+            let mut out = [0; 10];
+            let n = put_uvarint(&mut out, v);
+            assert_eq!(n, uvarint_len(v), "{v}");
+            assert_eq!(read_uvarint(&out[..n], 0), Ok((v, n)));
+            assert_eq!(read_uvarint(&out[..n - 1], 0), Err(VarintError::Truncated));
+        }
+        // Overlong zero, 11 bytes, and a tenth byte carrying more than bit 63.
+        assert_eq!(read_uvarint(&[0x80, 0x00], 0), Err(VarintError::Malformed));
+        assert_eq!(read_uvarint(&[0xff; 11], 0), Err(VarintError::Malformed));
+        let mut too_big = [0xff; 10];
+        too_big[9] = 0x02;
+        assert_eq!(read_uvarint(&too_big, 0), Err(VarintError::Malformed));
+        for v in [0, 1, -1, 63, -64, i64::MAX, i64::MIN, 1_700_000_000_000] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+    }
+}
