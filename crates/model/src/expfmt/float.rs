@@ -109,7 +109,90 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
     {
         return None;
     }
+    if let Some(v) = parse_short_decimal(bytes) {
+        return Some(v);
+    }
     s.parse::<f64>().ok()
+}
+
+/// Exact powers of ten up to 10^22, the largest one an `f64` holds exactly.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Parses `[+-]digits[.digits][(e|E)[+-]digits]` when its digits, read as an integer `m`,
+/// are below 2^53 and its decimal exponent `e` is within ±22 (Clinger's fast path): then
+/// `m` and `10^|e|` are exact doubles and one multiplication or division rounds
+/// correctly, giving what `str::parse` gives. `None` for anything else (longer digit
+/// strings, other spellings, invalid input), which is left to `str::parse`.
+fn parse_short_decimal(bytes: &[u8]) -> Option<f64> {
+    let (negative, rest) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let mut m: u64 = 0;
+    let mut digits = 0usize;
+    let mut i = 0;
+    while let Some(&b) = rest.get(i).filter(|b| b.is_ascii_digit()) {
+        m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        digits += 1;
+        i += 1;
+    }
+    let int_digits = digits;
+    let mut frac_digits = 0i32;
+    if rest.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(&b) = rest.get(i).filter(|b| b.is_ascii_digit()) {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+            digits += 1;
+            frac_digits += 1;
+            i += 1;
+        }
+    }
+    // At least one digit on either side of the point; at most 15, so `m` did not wrap
+    // and is below 2^53.
+    if digits == 0 || digits > 15 || (int_digits == 0 && frac_digits == 0) {
+        return None;
+    }
+    let mut exponent = 0i32;
+    if matches!(rest.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let negative_exponent = match rest.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        while let Some(&b) = rest.get(i).filter(|b| b.is_ascii_digit()) {
+            exponent = exponent.checked_mul(10)?.checked_add(i32::from(b - b'0'))?;
+            i += 1;
+        }
+        if i == start || i - start > 4 {
+            return None;
+        }
+        if negative_exponent {
+            exponent = -exponent;
+        }
+    }
+    if i != rest.len() {
+        return None;
+    }
+    let e = exponent - frac_digits;
+    let power = *POWERS_OF_TEN.get(e.unsigned_abs() as usize)?;
+    let v = if e >= 0 {
+        m as f64 * power
+    } else {
+        m as f64 / power
+    };
+    Some(if negative { -v } else { v })
 }
 
 /// Parses a 0.0.4 timestamp: integer milliseconds.
@@ -194,6 +277,84 @@ mod tests {
         assert_eq!(parse_float("0x10"), None);
         assert_eq!(parse_float("1_000"), None);
         assert_eq!(parse_float("one"), None);
+    }
+
+    #[test]
+    fn short_decimals_read_like_the_standard_parser() {
+        let cases = [
+            "0",
+            "-0",
+            "+0",
+            "1.",
+            ".5",
+            "-.5",
+            "0.005",
+            "2.5",
+            "1234.56",
+            "8.47242e+06",
+            "3.400582e+06",
+            "1e-7",
+            "1E22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "123456789012345",
+            "1234567890123456",
+            "9007199254740993",
+            "0.27551106271942893",
+            "1.5e300",
+            "4.9e-324",
+            "1e",
+            "1e+",
+            ".",
+            "-",
+            "1.2.3",
+            "1e5x",
+            "00012",
+            "0.1",
+            "0.2",
+            "0.30000000000000004",
+            "999999999999999e22",
+            "1e00022",
+            "12e-00001",
+        ];
+        for case in cases {
+            let want = case.parse::<f64>().ok();
+            let got = parse_short_decimal(case.as_bytes());
+            if let Some(got) = got {
+                assert_eq!(Some(got.to_bits()), want.map(f64::to_bits), "{case}");
+            }
+            assert_eq!(
+                parse_float(case).map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{case}"
+            );
+        }
+        assert_eq!(parse_short_decimal(b"8.47242e+06"), Some(8.47242e6));
+        assert_eq!(parse_short_decimal(b"0.27551106271942893"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_decimals_agree_with_the_standard_parser(
+            sign in proptest::sample::select(vec!["", "-", "+"]),
+            int in "[0-9]{0,10}",
+            frac in proptest::option::of("[0-9]{0,9}"),
+            exp in proptest::option::of((proptest::sample::select(vec!["e", "E"]), -40i32..40)),
+        ) {
+            let mut text = format!("{sign}{int}");
+            if let Some(frac) = frac {
+                text.push('.');
+                text.push_str(&frac);
+            }
+            if let Some((e, n)) = exp {
+                text.push_str(&format!("{e}{n:+}"));
+            }
+            let want = text.parse::<f64>().ok().map(f64::to_bits);
+            if let Some(got) = parse_short_decimal(text.as_bytes()) {
+                proptest::prop_assert_eq!(Some(got.to_bits()), want, "{}", text);
+            }
+        }
     }
 
     #[test]

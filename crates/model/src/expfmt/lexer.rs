@@ -902,6 +902,15 @@ impl<'a> Cursor<'a> {
         }
         loop {
             if !after_pair {
+                if let Some(end) = self.plain_pair(out) {
+                    if let Some(ends) = ends.as_deref_mut() {
+                        ends.push(end - open);
+                    }
+                    first = false;
+                    after_pair = true;
+                }
+            }
+            if !after_pair {
                 if text {
                     self.skip_blanks();
                 }
@@ -943,6 +952,39 @@ impl<'a> Cursor<'a> {
                 _ => return Err(At(self.pos, unexpected("',' or '}'", self.found()))),
             }
         }
+    }
+
+    /// A pair in its plainest spelling, `name="value"` with a legacy name and no escape,
+    /// lexed in one go; the cursor is at the name. `None` (with the cursor unmoved) for
+    /// anything else, which [`Cursor::label_set`]'s general path then lexes, and for a
+    /// reserved name, which it reports. For the plain spelling both ways give the same
+    /// pair. Returns where the pair ends.
+    fn plain_pair(&mut self, out: &mut Vec<LabelPair<'a>>) -> Option<usize> {
+        let bytes = self.bytes();
+        let start = self.pos;
+        let mut eq = start;
+        while eq < bytes.len() && CLASS[bytes[eq] as usize] & LABEL_CHAR != 0 {
+            eq += 1;
+        }
+        if eq == start || bytes[start].is_ascii_digit() || bytes.get(eq..eq + 2) != Some(b"=\"") {
+            return None;
+        }
+        let name = &self.line[start..eq];
+        if name == "__name__" {
+            return None;
+        }
+        let value_start = eq + 2;
+        let len = find_quote_or_backslash(&bytes[value_start..])?;
+        let end = value_start + len;
+        if bytes[end] != b'"' {
+            return None;
+        }
+        out.push((
+            Cow::Borrowed(name),
+            Cow::Borrowed(&self.line[value_start..end]),
+        ));
+        self.pos = end + 1;
+        Some(self.pos)
     }
 
     /// The `="value"` part of a label, checking the name it follows.

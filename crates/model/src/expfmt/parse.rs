@@ -533,7 +533,7 @@ impl Builder {
         if !sorted {
             self.order.extend(0..pairs.len());
             self.order
-                .sort_unstable_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
+                .sort_unstable_by(|&a, &b| name_cmp(&pairs[a].0, &pairs[b].0));
             if let Some(w) = self
                 .order
                 .windows(2)
@@ -704,9 +704,15 @@ fn same_special(a: Role, b: Role, key: &str, shared: &[LabelPair<'_>]) -> bool {
 /// without a call to the general string comparison.
 #[inline]
 fn name_lt(a: &str, b: &str) -> bool {
+    name_cmp(a, b).is_lt()
+}
+
+/// Compares label names like `str::cmp`, deciding on the first byte when it differs.
+#[inline]
+fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x < y,
-        _ => a < b,
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
     }
 }
 
