@@ -1,0 +1,755 @@
+//! [`Db`]: the database — head, write-ahead log and SQLite store put together, behind the
+//! `tally-storage` traits.
+//!
+//! # Write path
+//!
+//! An appender collects samples, checking each against the head's newest sample of its
+//! series (read lock). `commit` takes the head's write lock, checks the batch again
+//! (another batch may have committed meanwhile), logs new series and accepted samples to
+//! the write-ahead log, then applies them to the head. When `commit` returns, the batch is
+//! in the log (survives `kill -9`; with `fsync`, power loss too) and visible to queries.
+//!
+//! # Checkpoints
+//!
+//! [`Db::checkpoint`] cuts a new log segment and copies, under the same write lock, what
+//! the store lacks ([`Head::take_checkpoint`]); writes it to SQLite in one transaction
+//! without the lock; then releases the copied memory and deletes the log segments before
+//! the cut: everything they held is in the store. A crash anywhere in between replays
+//! those segments again, which changes nothing (replayed samples that the head already
+//! has are skipped by the ordering rule).
+//!
+//! # Read path
+//!
+//! A querier takes the head's read lock, selects series with the index and decodes their
+//! memory chunks, releases it, then reads older data from the store. Store rows that
+//! start at or after the oldest time memory holds for a series are copies of memory and
+//! are skipped.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use tally_model::{Labels, Sample};
+use tally_storage::append::{check_order, Accepted};
+use tally_storage::{
+    AppendError, AppendStats, Appender, Matcher, Querier, Rejection, SelectHints, Series, Storage,
+    StorageError,
+};
+
+use crate::chunk::{decode_range, XorChunk};
+use crate::head::{AppendLimits, ChunkPolicy, Head};
+use crate::index::SeriesId;
+use crate::store::{Store, StoreError};
+use crate::wal::{self, Wal};
+
+/// Milliseconds since the epoch, from an injectable clock.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    })
+}
+
+/// How a [`Db`] behaves. `Options::new(dir)` gives the defaults.
+#[derive(Clone)]
+pub struct Options {
+    /// The directory holding `tally.db` and `wal/`.
+    pub dir: PathBuf,
+    /// Sync every commit to disk (group commit) so acknowledged samples survive power
+    /// loss, not only a crash of the process.
+    pub fsync: bool,
+    /// Seal a chunk at this many samples (default 120, as Prometheus).
+    pub chunk_max_samples: usize,
+    /// ... or when a sample falls in another window of this many ms (default 2 h).
+    pub chunk_range_ms: i64,
+    /// Drop raw samples older than this many ms (default 15 days).
+    pub retention_ms: Option<i64>,
+    /// Drop rollups older than this many ms (default 400 days).
+    pub rollup_retention_ms: Option<i64>,
+    /// Drop the oldest raw data while the store is larger than this many bytes.
+    pub retention_bytes: Option<u64>,
+    /// The most series the database holds; new series beyond it are refused.
+    pub max_series: usize,
+    /// Write-ahead log segment size in bytes.
+    pub wal_segment_bytes: u64,
+    /// Where "now" comes from (retention, idle series). Tests inject a fake clock.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("dir", &self.dir)
+            .field("fsync", &self.fsync)
+            .field("chunk_max_samples", &self.chunk_max_samples)
+            .field("chunk_range_ms", &self.chunk_range_ms)
+            .field("retention_ms", &self.retention_ms)
+            .field("rollup_retention_ms", &self.rollup_retention_ms)
+            .field("retention_bytes", &self.retention_bytes)
+            .field("max_series", &self.max_series)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Options {
+    /// The defaults, storing in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            fsync: false,
+            chunk_max_samples: 120,
+            chunk_range_ms: 2 * 3_600_000,
+            retention_ms: Some(15 * 86_400_000),
+            rollup_retention_ms: Some(400 * 86_400_000),
+            retention_bytes: None,
+            max_series: 10_000_000,
+            wal_segment_bytes: 64 << 20,
+            clock: system_clock(),
+        }
+    }
+}
+
+/// Why the database could not open or write.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The SQLite store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    /// A stored chunk could not be decoded.
+    #[error("stored chunk of series {series} starting at {min_t}: {reason}")]
+    Chunk {
+        /// The series.
+        series: SeriesId,
+        /// The chunk's start.
+        min_t: i64,
+        /// The decoder's explanation.
+        reason: String,
+    },
+    /// Another process has the database open for writing.
+    #[error("data directory {path} is in use by another tally process (lock file {path}/LOCK)")]
+    Locked {
+        /// The directory.
+        path: String,
+    },
+    /// A write was attempted on a database opened read-only.
+    #[error("the database was opened read-only")]
+    ReadOnly,
+    /// Creating the directory failed.
+    #[error("data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl From<DbError> for StorageError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Dir { source, .. } => StorageError::Io(source),
+            DbError::Chunk {
+                series,
+                min_t,
+                reason,
+            } => StorageError::Corrupt {
+                what: format!("chunk of series {series} at {min_t}"),
+                reason,
+            },
+            other => StorageError::Other(other.to_string()),
+        }
+    }
+}
+
+/// What opening found and recovered.
+#[derive(Debug, Default, Clone)]
+pub struct OpenReport {
+    /// Series in the store's catalogue.
+    pub series_loaded: usize,
+    /// Checkpointed open chunks reopened for appending.
+    pub chunks_reopened: usize,
+    /// What replaying the log found, damage included.
+    pub replay: wal::Replay,
+    /// Samples from the log applied to the head.
+    pub samples_replayed: u64,
+}
+
+/// What one checkpoint wrote.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CheckpointReport {
+    /// New series rows.
+    pub series: usize,
+    /// Chunk rows (sealed and partial).
+    pub chunks: usize,
+    /// Rollup rows.
+    pub rollups: usize,
+}
+
+/// What one retention pass removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// The raw-data horizon applied (ms), if any.
+    pub horizon: Option<i64>,
+    /// Series dropped because no data of theirs is left.
+    pub series_removed: usize,
+    /// Bytes of the store after the pass.
+    pub store_bytes: u64,
+}
+
+/// Running totals of the write path, for tally's own metrics.
+#[derive(Debug, Default)]
+pub struct DbCounters {
+    /// Samples stored.
+    pub samples_appended: AtomicU64,
+    /// Repeats accepted without change.
+    pub samples_repeated: AtomicU64,
+    /// Refused samples by reason, in [`Rejection::ALL`] order.
+    pub samples_rejected: [AtomicU64; 5],
+    /// Series created.
+    pub series_created: AtomicU64,
+}
+
+/// The embedded time-series database. Share it with `Arc`; every method takes `&self`.
+pub struct Db {
+    opts: Options,
+    head: RwLock<Head>,
+    /// `None` when opened read-only ([`Db::open_read_only`]).
+    wal: Option<Wal>,
+    /// Held (an exclusive `flock`) while a writer has the directory open.
+    _lock: Option<std::fs::File>,
+    store: Mutex<Store>,
+    /// Serialises checkpoints and retention (never held by appends or queries).
+    maintenance: Mutex<()>,
+    counters: DbCounters,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Opens the database in `opts.dir`, creating it when missing: loads the series
+    /// catalogue, reopens checkpointed open chunks, replays the log (repairing a damaged
+    /// tail, reported in [`OpenReport::replay`]).
+    pub fn open(opts: Options) -> Result<(Self, OpenReport), DbError> {
+        Self::open_mode(opts, false)
+    }
+
+    /// Opens an existing database for inspection (`tally tsdb stats`, `dump`), also while
+    /// a server writes to it: nothing is changed on disk, a damaged log is reported and
+    /// read up to the damage, and every write fails with [`DbError::ReadOnly`].
+    pub fn open_read_only(opts: Options) -> Result<(Self, OpenReport), DbError> {
+        Self::open_mode(opts, true)
+    }
+
+    fn open_mode(opts: Options, read_only: bool) -> Result<(Self, OpenReport), DbError> {
+        let dir_err = |source| DbError::Dir {
+            path: opts.dir.display().to_string(),
+            source,
+        };
+        let lock = if read_only {
+            None
+        } else {
+            std::fs::create_dir_all(&opts.dir).map_err(dir_err)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(opts.dir.join("LOCK"))
+                .map_err(dir_err)?;
+            if file.try_lock().is_err() {
+                return Err(DbError::Locked {
+                    path: opts.dir.display().to_string(),
+                });
+            }
+            Some(file)
+        };
+        let store = if read_only {
+            Store::open_read_only(&opts.dir)?
+        } else {
+            Store::open(&opts.dir, opts.fsync)?
+        };
+        let mut head = Head::new(ChunkPolicy {
+            max_samples: opts.chunk_max_samples.max(1),
+            range_ms: opts.chunk_range_ms.max(1),
+        });
+        let mut report = OpenReport::default();
+        let series = store.load_series()?;
+        report.series_loaded = series.len();
+        for (id, labels) in series {
+            head.insert_series(id, labels, true);
+        }
+        for (id, min_t, max_t, last) in store.series_bounds()? {
+            head.note_stored(id, min_t, max_t, last);
+        }
+        for row in store.load_partial_chunks()? {
+            let chunk = XorChunk::from_bytes(&row.data).map_err(|e| DbError::Chunk {
+                series: row.series,
+                min_t: row.min_t,
+                reason: e.to_string(),
+            })?;
+            head.reopen(row.series, chunk);
+            report.chunks_reopened += 1;
+        }
+        for (id, res, point) in store.load_current_rollups()? {
+            head.restore_rollup(id, res, point);
+        }
+        let apply = |record| report.samples_replayed += replay_record(&mut head, record);
+        let wal = if read_only {
+            report.replay = if wal_dir(&opts.dir).exists() {
+                wal::read(wal_dir(&opts.dir), 0, apply)?
+            } else {
+                wal::Replay::default()
+            };
+            None
+        } else {
+            let (wal, replay) = Wal::open(wal_dir(&opts.dir), wal_options(&opts), 0, apply)?;
+            report.replay = replay;
+            Some(wal)
+        };
+        let db = Self {
+            opts,
+            head: RwLock::new(head),
+            wal,
+            _lock: lock,
+            store: Mutex::new(store),
+            maintenance: Mutex::new(()),
+            counters: DbCounters::default(),
+        };
+        Ok((db, report))
+    }
+
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Running totals of the write path.
+    pub fn counters(&self) -> &DbCounters {
+        &self.counters
+    }
+
+    /// Number of series in memory (every series the store holds).
+    pub fn series_count(&self) -> usize {
+        self.head.read().len()
+    }
+
+    /// Bytes of heap held by series chunks and labels (the maps excluded).
+    pub fn head_heap_bytes(&self) -> usize {
+        self.head.read().series_heap_size()
+    }
+
+    /// Writes what the store lacks and deletes the log segments it no longer needs.
+    pub fn checkpoint(&self) -> Result<CheckpointReport, DbError> {
+        let wal = self.wal.as_ref().ok_or(DbError::ReadOnly)?;
+        let _one = self.maintenance.lock();
+        let (cut, cp) = {
+            let mut head = self.head.write();
+            let now = (self.opts.clock)();
+            // Series idle for a whole chunk window seal their open chunk (memory).
+            head.seal_idle(now - self.opts.chunk_range_ms);
+            let cut = wal.cut()?;
+            (cut, head.take_checkpoint())
+        };
+        self.store.lock().write_checkpoint(&cp.batch)?;
+        self.head.write().release(&cp);
+        wal.remove_before(cut)?;
+        Ok(CheckpointReport {
+            series: cp.batch.series.len(),
+            chunks: cp.batch.chunks.len(),
+            rollups: cp.batch.rollups.len(),
+        })
+    }
+
+    /// Applies retention by age and by size. Data must be checkpointed to be removed;
+    /// memory chunks older than the horizon go with the next checkpoint's release.
+    pub fn apply_retention(&self) -> Result<RetentionReport, DbError> {
+        if self.wal.is_none() {
+            return Err(DbError::ReadOnly);
+        }
+        let _one = self.maintenance.lock();
+        let now = (self.opts.clock)();
+        let mut report = RetentionReport::default();
+        let mut horizon = self.opts.retention_ms.map(|r| now - r);
+        let rollup_horizon = self.opts.rollup_retention_ms.map_or(i64::MIN, |r| now - r);
+        let mut store = self.store.lock();
+        for _ in 0..8 {
+            let keep = |id: SeriesId| {
+                self.head
+                    .read()
+                    .get(id)
+                    .is_some_and(|s| !s.open.is_empty() || !s.sealed.is_empty())
+            };
+            let removed =
+                store.delete_before(horizon.unwrap_or(i64::MIN), rollup_horizon, &keep)?;
+            report.series_removed += removed.len();
+            if !removed.is_empty() {
+                let mut head = self.head.write();
+                for id in removed {
+                    head.remove_series(id);
+                }
+            }
+            let size = store.size_bytes()?;
+            report.store_bytes = size;
+            report.horizon = horizon;
+            let Some(limit) = self.opts.retention_bytes.filter(|l| size > *l) else {
+                break;
+            };
+            // Over the size limit: move the horizon forward in proportion to the excess.
+            let Some((lo, hi)) = store.time_bounds()? else {
+                break;
+            };
+            let keep_fraction = limit as f64 / size as f64;
+            let cut = hi - ((hi - lo) as f64 * keep_fraction) as i64;
+            horizon = Some(horizon.map_or(cut, |h| h.max(cut)).max(lo + 1));
+        }
+        let mut head = self.head.write();
+        if let Some(h) = report.horizon {
+            head.forget_before(h);
+        }
+        Ok(report)
+    }
+
+    fn commit_batch(
+        &self,
+        batch: &[(Labels, Sample)],
+    ) -> Result<(AppendStats, Vec<AppendError>), DbError> {
+        let limits = AppendLimits {
+            min_time: self.min_time(),
+            max_series: self.opts.max_series,
+        };
+        let wal = self.wal.as_ref().ok_or(DbError::ReadOnly)?;
+        let mut head = self.head.write();
+        let staged = head.stage(batch, limits);
+        if !staged.new_series.is_empty() || !staged.samples.is_empty() {
+            let mut records = Vec::with_capacity(2);
+            if !staged.new_series.is_empty() {
+                records.push(wal::Record::Series(
+                    staged
+                        .new_series
+                        .iter()
+                        .map(|(id, labels)| wal::RefSeries {
+                            id: *id,
+                            labels: labels.clone(),
+                        })
+                        .collect(),
+                ));
+            }
+            if !staged.samples.is_empty() {
+                records.push(wal::Record::Samples(
+                    staged
+                        .samples
+                        .iter()
+                        .map(|(id, s)| wal::RefSample {
+                            id: *id,
+                            t: s.timestamp_ms,
+                            v: s.value,
+                        })
+                        .collect(),
+                ));
+            }
+            wal.log(&records)?;
+        }
+        head.apply(&staged);
+        drop(head);
+        let c = &self.counters;
+        c.samples_appended
+            .fetch_add(staged.stats.appended, Ordering::Relaxed);
+        c.samples_repeated
+            .fetch_add(staged.stats.repeats, Ordering::Relaxed);
+        c.series_created
+            .fetch_add(staged.stats.new_series, Ordering::Relaxed);
+        for (n, total) in staged.stats.rejected.iter().zip(&c.samples_rejected) {
+            total.fetch_add(*n, Ordering::Relaxed);
+        }
+        Ok((staged.stats, staged.errors))
+    }
+
+    /// The oldest timestamp retention still accepts.
+    fn min_time(&self) -> i64 {
+        self.opts
+            .retention_ms
+            .map_or(i64::MIN, |r| (self.opts.clock)() - r)
+    }
+
+    /// Samples of one series from the store in `[mint, maxt]` below `below` (where memory
+    /// takes over).
+    fn stored_samples(
+        &self,
+        store: &Store,
+        id: SeriesId,
+        mint: i64,
+        maxt: i64,
+        below: Option<i64>,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), DbError> {
+        let maxt = below.map_or(maxt, |b| maxt.min(b - 1));
+        if maxt < mint {
+            return Ok(());
+        }
+        for row in store.chunks(id, mint, maxt)? {
+            if below.is_some_and(|b| row.min_t >= b) {
+                continue;
+            }
+            decode_range(&row.data, mint, maxt, out).map_err(|e| DbError::Chunk {
+                series: id,
+                min_t: row.min_t,
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Rollup points of the series selected by `matchers` at resolution `res_ms`
+    /// (60,000 or 3,600,000), bucket starts in `[mint, maxt]`; current (unfinished)
+    /// buckets included.
+    pub fn select_rollups(
+        &self,
+        matchers: &[Matcher],
+        res_ms: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<(Labels, Vec<crate::rollup::RollupPoint>)>, DbError> {
+        let reads = self.head.read().rollup_reads(matchers, res_ms, mint, maxt);
+        let store = self.store.lock();
+        let mut out = Vec::with_capacity(reads.len());
+        for (id, labels, mem) in reads {
+            let mut points = store.rollups(id, res_ms, mint, maxt)?;
+            for p in mem {
+                match points.iter_mut().find(|q| q.start == p.start) {
+                    Some(q) => *q = p,
+                    None => points.push(p),
+                }
+            }
+            points.sort_by_key(|p| p.start);
+            out.push((labels, points));
+        }
+        Ok(out)
+    }
+
+    /// Totals for inspection (`tally tsdb stats`).
+    pub fn store_totals(&self) -> Result<crate::store::StoreTotals, DbError> {
+        Ok(self.store.lock().totals()?)
+    }
+
+    /// Metric names by series count, most first (`tally tsdb stats`).
+    pub fn top_metrics(&self, limit: usize) -> Vec<(String, u64)> {
+        let head = self.head.read();
+        let mut names: Vec<(String, u64)> = head
+            .index()
+            .values("__name__")
+            .map(|(name, ids)| (name.to_owned(), ids.len() as u64))
+            .collect();
+        names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        names.truncate(limit);
+        names
+    }
+
+    /// Samples held in memory chunks.
+    pub fn samples_in_memory(&self) -> usize {
+        self.head.read().samples_in_memory()
+    }
+
+    /// Samples in the store's chunks (decodes every chunk header).
+    pub fn samples_stored(&self) -> Result<u64, DbError> {
+        let mut n = 0u64;
+        self.store.lock().for_each_chunk(|row| {
+            n += crate::chunk::ChunkIter::new(&row.data).count() as u64;
+        })?;
+        Ok(n)
+    }
+}
+
+fn wal_dir(dir: &Path) -> PathBuf {
+    dir.join("wal")
+}
+
+fn wal_options(opts: &Options) -> wal::WalOptions {
+    wal::WalOptions {
+        fsync: opts.fsync,
+        segment_size: opts.wal_segment_bytes,
+    }
+}
+
+/// Applies one replayed record; returns the samples it added.
+fn replay_record(head: &mut Head, record: wal::Record) -> u64 {
+    match record {
+        wal::Record::Series(series) => {
+            for s in series {
+                head.insert_series(s.id, s.labels, false);
+            }
+            0
+        }
+        wal::Record::Samples(samples) => samples
+            .into_iter()
+            .filter(|s| head.append_sample(s.id, Sample::new(s.t, s.v)))
+            .count() as u64,
+    }
+}
+
+impl Storage for Db {
+    fn appender(&self) -> Box<dyn Appender + '_> {
+        Box::new(DbAppender {
+            db: self,
+            batch: Vec::new(),
+            newest: hashbrown::HashMap::new(),
+            stats: AppendStats::default(),
+        })
+    }
+
+    fn querier(&self, mint_ms: i64, maxt_ms: i64) -> Result<Box<dyn Querier + '_>, StorageError> {
+        Ok(Box::new(DbQuerier {
+            db: self,
+            mint: mint_ms,
+            maxt: maxt_ms,
+        }))
+    }
+}
+
+struct DbAppender<'a> {
+    db: &'a Db,
+    batch: Vec<(Labels, Sample)>,
+    /// The newest sample of each series touched by this batch (head's or the batch's).
+    newest: hashbrown::HashMap<Labels, Option<Sample>>,
+    /// Refusals found while appending.
+    stats: AppendStats,
+}
+
+impl Appender for DbAppender<'_> {
+    fn append(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError> {
+        let refuse = |reason, newest: Option<Sample>| AppendError {
+            reason,
+            labels: labels.clone(),
+            timestamp_ms: sample.timestamp_ms,
+            newest_ms: newest.map(|s| s.timestamp_ms),
+        };
+        if !labels.contains("__name__") {
+            self.stats.reject(Rejection::MissingName);
+            return Err(refuse(Rejection::MissingName, None));
+        }
+        if sample.timestamp_ms < self.db.min_time() {
+            self.stats.reject(Rejection::TooOld);
+            return Err(refuse(Rejection::TooOld, None));
+        }
+        let newest = match self.newest.get(labels) {
+            Some(n) => *n,
+            None => {
+                let head = self.db.head.read();
+                let n = head
+                    .id(labels)
+                    .and_then(|id| head.get(id))
+                    .and_then(|s| s.last);
+                drop(head);
+                self.newest.insert(labels.clone(), n);
+                n
+            }
+        };
+        match check_order(newest, sample) {
+            Ok(Accepted::Append) => {
+                self.newest.insert(labels.clone(), Some(sample));
+                self.batch.push((labels.clone(), sample));
+                Ok(())
+            }
+            Ok(Accepted::Repeat) => {
+                self.stats.repeats += 1;
+                Ok(())
+            }
+            Err(reason) => {
+                self.stats.reject(reason);
+                Err(refuse(reason, newest))
+            }
+        }
+    }
+
+    fn commit(self: Box<Self>) -> Result<AppendStats, StorageError> {
+        let (mut stats, _) = self.db.commit_batch(&self.batch)?;
+        stats.add(&self.stats);
+        Ok(stats)
+    }
+}
+
+struct DbQuerier<'a> {
+    db: &'a Db,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Querier for DbQuerier<'_> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        hints: &SelectHints,
+    ) -> Result<Vec<Series>, StorageError> {
+        let reads = self
+            .db
+            .head
+            .read()
+            .select(matchers, self.mint, self.maxt, !hints.labels_only);
+        let mut out = Vec::with_capacity(reads.len());
+        let mut loaded = 0usize;
+        let store = if hints.labels_only {
+            None
+        } else {
+            Some(self.db.store.lock())
+        };
+        for read in reads {
+            let mut samples = Vec::new();
+            if let Some(store) = &store {
+                let below = read.mem_min_t;
+                if below.is_none_or(|b| b > self.mint) {
+                    self.db.stored_samples(
+                        store,
+                        read.id,
+                        self.mint,
+                        self.maxt,
+                        below,
+                        &mut samples,
+                    )?;
+                }
+                samples.extend(read.samples);
+                loaded += samples.len();
+                if let Some(limit) = hints.max_samples.filter(|l| loaded > *l) {
+                    return Err(StorageError::TooManySamples { limit });
+                }
+                if samples.is_empty() {
+                    continue;
+                }
+            }
+            out.push(Series {
+                labels: read.labels,
+                samples,
+            });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(out)
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .db
+            .head
+            .read()
+            .label_names(matchers, self.mint, self.maxt))
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .db
+            .head
+            .read()
+            .label_values(name, matchers, self.mint, self.maxt))
+    }
+}

@@ -1,0 +1,90 @@
+//! What a checkpoint takes out of the head, and what it releases once the store has it.
+//!
+//! A checkpoint copies (under the head's write lock, briefly): the series the store does
+//! not know, every sealed chunk, every open chunk that changed, and finished rollup
+//! buckets. The copies go to SQLite without the lock. Only when that transaction has
+//! committed does [`Head::release`] drop the sealed chunks and buckets it wrote, so a
+//! query never finds a gap between memory and the store.
+
+use super::Head;
+use crate::index::SeriesId;
+use crate::rollup::RESOLUTIONS_MS;
+use crate::store::{Checkpoint, ChunkRow};
+
+/// Per series, how much of its memory a checkpoint copied.
+#[derive(Debug, Default)]
+pub(crate) struct HeadCheckpoint {
+    /// The rows to write.
+    pub batch: Checkpoint,
+    /// Series id, sealed chunks copied, finished buckets copied, open chunk length copied.
+    taken: Vec<(SeriesId, usize, usize, Option<usize>)>,
+    /// How many entries of the unsaved-series list were copied.
+    series_taken: usize,
+}
+
+impl Head {
+    /// Copies what the store lacks.
+    pub fn take_checkpoint(&self) -> HeadCheckpoint {
+        let mut cp = HeadCheckpoint::default();
+        for id in &self.unsaved_series {
+            if let Some(s) = self.series.get(id) {
+                cp.batch.series.push((*id, s.labels.clone()));
+            }
+        }
+        cp.series_taken = self.unsaved_series.len();
+        for (&id, s) in &self.series {
+            let row = |c: &crate::chunk::XorChunk, sealed| {
+                Some(ChunkRow {
+                    series: id,
+                    min_t: c.min_time()?,
+                    max_t: c.max_time()?,
+                    sealed,
+                    data: c.bytes().to_vec(),
+                })
+            };
+            cp.batch
+                .chunks
+                .extend(s.sealed.iter().filter_map(|c| row(c, true)));
+            let open = if s.open_dirty && !s.open.is_empty() {
+                cp.batch.chunks.extend(row(&s.open, false));
+                // The unfinished buckets too: the log segments that fed them go.
+                for (state, res) in s.rollups.iter().zip(RESOLUTIONS_MS) {
+                    cp.batch
+                        .rollups
+                        .extend(state.current().map(|p| (id, res, *p)));
+                }
+                Some(s.open.len())
+            } else {
+                None
+            };
+            cp.batch
+                .rollups
+                .extend(s.finished.iter().map(|(res, p)| (id, *res, *p)));
+            if !s.sealed.is_empty() || !s.finished.is_empty() || open.is_some() {
+                cp.taken.push((id, s.sealed.len(), s.finished.len(), open));
+            }
+        }
+        cp
+    }
+
+    /// Drops what a checkpoint wrote. Anything added since stays.
+    pub fn release(&mut self, cp: &HeadCheckpoint) {
+        self.unsaved_series
+            .drain(..cp.series_taken.min(self.unsaved_series.len()));
+        for &(id, sealed, finished, open) in &cp.taken {
+            let Some(s) = self.series.get_mut(&id) else {
+                continue;
+            };
+            // The open chunk is clean if nothing was appended to it since the copy and it
+            // was not sealed meanwhile (a sealed copy is written next time anyway).
+            let unchanged = s.sealed.len() == sealed && open == Some(s.open.len());
+            s.sealed.drain(..sealed.min(s.sealed.len()));
+            s.sealed.shrink_to_fit();
+            s.finished.drain(..finished.min(s.finished.len()));
+            s.finished.shrink_to_fit();
+            if unchanged {
+                s.open_dirty = false;
+            }
+        }
+    }
+}

@@ -1,0 +1,626 @@
+//! [`Store`]: the persisted part of the database, one SQLite file (`tally.db`).
+//!
+//! SQLite holds the series catalogue, sealed (and checkpointed partial) chunks and the
+//! rollups; the layout is in `docs/format/tsdb-store.md`. SQLite is used because it is the
+//! most trusted embedded store there is and because users can open the file with `sqlite3`
+//! to see what tally keeps.
+//!
+//! The connection is not shared: the [`Db`](crate::Db) keeps the store behind a mutex, and
+//! only the checkpoint, maintenance and query paths use it.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use tally_model::{Labels, Sample};
+
+use crate::index::SeriesId;
+use crate::rollup::RollupPoint;
+
+/// The schema version this code writes and reads (`meta.format`).
+pub const FORMAT_VERSION: i64 = 1;
+
+/// A failure of the SQLite store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("sqlite store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// A row could not be decoded.
+    #[error("sqlite store: corrupt {what}: {reason}")]
+    Corrupt {
+        /// The table and key.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file was written by another format version.
+    #[error("sqlite store {path}: format version {found}, this tally reads {FORMAT_VERSION}")]
+    Version {
+        /// The database file.
+        path: String,
+        /// The version found.
+        found: i64,
+    },
+}
+
+/// A series' oldest and newest stored times and newest stored sample.
+pub type SeriesBounds = (SeriesId, i64, i64, Option<Sample>);
+
+/// One stored chunk row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkRow {
+    /// The series.
+    pub series: SeriesId,
+    /// First and last sample times.
+    pub min_t: i64,
+    /// Last sample time.
+    pub max_t: i64,
+    /// Whether the chunk is complete; a partial chunk is a checkpoint of the head's open
+    /// chunk and is replaced by the next checkpoint.
+    pub sealed: bool,
+    /// The encoded chunk (`docs/format/chunk.md`).
+    pub data: Vec<u8>,
+}
+
+/// The SQLite file and its prepared layout.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series(
+    id INTEGER PRIMARY KEY,
+    metric TEXT NOT NULL,
+    labels BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks(
+    series_id INTEGER NOT NULL,
+    min_t INTEGER NOT NULL,
+    max_t INTEGER NOT NULL,
+    sealed INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY(series_id, min_t)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollups(
+    series_id INTEGER NOT NULL,
+    res INTEGER NOT NULL,
+    t INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    sum REAL,
+    min REAL,
+    max REAL,
+    last REAL,
+    PRIMARY KEY(series_id, res, t)
+) WITHOUT ROWID;
+";
+
+impl Store {
+    /// Opens (creating when missing) `dir/tally.db`. With `fsync`, every transaction is
+    /// synced (`synchronous=FULL`); otherwise SQLite's WAL mode with `NORMAL`, which
+    /// survives a process crash.
+    pub fn open(dir: &Path, fsync: bool) -> Result<Self, StoreError> {
+        let file = dir.join("tally.db");
+        let path = file.display().to_string();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&file).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA page_size=4096;",
+        )
+        .map_err(err)?;
+        let sync = if fsync { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!("PRAGMA synchronous={sync};"))
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        let found: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
+        match found {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('format', ?1)",
+                    [FORMAT_VERSION],
+                )
+                .map_err(err)?;
+            }
+            Some(FORMAT_VERSION) => {}
+            Some(found) => return Err(StoreError::Version { path, found }),
+        }
+        Ok(Self { conn, path })
+    }
+
+    /// Opens `dir/tally.db` without writing anything (inspection while a server runs).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let file = dir.join("tally.db");
+        let path = file.display().to_string();
+        let conn = Connection::open_with_flags(
+            &file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let found: i64 = conn
+            .query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        if found != FORMAT_VERSION {
+            return Err(StoreError::Version { path, found });
+        }
+        Ok(Self { conn, path })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every stored series, in id order.
+    pub fn load_series(&self) -> Result<Vec<(SeriesId, Labels)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, labels FROM series ORDER BY id")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, blob) = row.map_err(self.err())?;
+            let labels = decode_labels(&blob).ok_or_else(|| StoreError::Corrupt {
+                what: format!("series {id}"),
+                reason: "undecodable label set".into(),
+            })?;
+            out.push((id as SeriesId, labels));
+        }
+        Ok(out)
+    }
+
+    /// The newest chunk of every series that is a partial checkpoint (to reopen as the
+    /// head's open chunk), keyed by series.
+    pub fn load_partial_chunks(&self) -> Result<Vec<ChunkRow>, StoreError> {
+        self.chunks_where("sealed = 0", [])
+    }
+
+    /// For every series with chunks: its oldest and newest stored sample times and its
+    /// newest stored sample (decoded from its newest chunk).
+    pub fn series_bounds(&self) -> Result<Vec<SeriesBounds>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.series_id, b.lo, c.max_t, c.data FROM chunks c JOIN \
+                   (SELECT series_id, min(min_t) AS lo, max(min_t) AS hi FROM chunks \
+                    GROUP BY series_id) b \
+                 ON c.series_id = b.series_id AND c.min_t = b.hi",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let data: Vec<u8> = r.get(3)?;
+                Ok((
+                    r.get::<_, i64>(0)? as SeriesId,
+                    r.get(1)?,
+                    r.get(2)?,
+                    crate::chunk::ChunkIter::new(&data).last(),
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The newest rollup point of every series at every resolution (unfinished buckets
+    /// are checkpointed as the newest row).
+    pub fn load_current_rollups(&self) -> Result<Vec<(SeriesId, i64, RollupPoint)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.series_id, r.res, r.t, r.count, r.sum, r.min, r.max, r.last \
+                 FROM rollups r JOIN (SELECT series_id, res, max(t) AS t FROM rollups \
+                   GROUP BY series_id, res) m \
+                 ON r.series_id = m.series_id AND r.res = m.res AND r.t = m.t",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as SeriesId,
+                    r.get::<_, i64>(1)?,
+                    RollupPoint {
+                        start: r.get(2)?,
+                        count: r.get::<_, i64>(3)? as u64,
+                        sum: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
+                        min: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
+                        max: r.get::<_, Option<f64>>(6)?.unwrap_or(f64::NAN),
+                        last: r.get::<_, Option<f64>>(7)?.unwrap_or(f64::NAN),
+                    },
+                ))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Chunks of `series` overlapping `[mint, maxt]`, oldest first.
+    pub fn chunks(
+        &self,
+        series: SeriesId,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<ChunkRow>, StoreError> {
+        self.chunks_where(
+            "series_id = ?1 AND max_t >= ?2 AND min_t <= ?3 ORDER BY min_t",
+            params![series as i64, mint, maxt],
+        )
+    }
+
+    fn chunks_where(
+        &self,
+        filter: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<ChunkRow>, StoreError> {
+        let sql =
+            format!("SELECT series_id, min_t, max_t, sealed, data FROM chunks WHERE {filter}");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(params, |r| {
+                Ok(ChunkRow {
+                    series: r.get::<_, i64>(0)? as SeriesId,
+                    min_t: r.get(1)?,
+                    max_t: r.get(2)?,
+                    sealed: r.get::<_, i64>(3)? != 0,
+                    data: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Rollup points of `series` at resolution `res_ms` with bucket start in `[mint, maxt]`.
+    pub fn rollups(
+        &self,
+        series: SeriesId,
+        res_ms: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<RollupPoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT t, count, sum, min, max, last FROM rollups \
+                 WHERE series_id = ?1 AND res = ?2 AND t >= ?3 AND t <= ?4 ORDER BY t",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![series as i64, res_ms, mint, maxt], |r| {
+                Ok(RollupPoint {
+                    start: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                    sum: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
+                    min: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+                    max: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
+                    last: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Writes one checkpoint in a single transaction: new series, chunks (sealed ones
+    /// replace the partial row of the same start), finished rollup buckets. All or
+    /// nothing.
+    pub fn write_checkpoint(&mut self, batch: &Checkpoint) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO series(id, metric, labels) VALUES(?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (id, labels) in &batch.series {
+                let metric = labels.get("__name__").unwrap_or("");
+                ins.execute(params![*id as i64, metric, encode_labels(labels)])
+                    .map_err(err)?;
+            }
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO chunks(series_id, min_t, max_t, sealed, data) \
+                     VALUES(?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(err)?;
+            for c in &batch.chunks {
+                ins.execute(params![
+                    c.series as i64,
+                    c.min_t,
+                    c.max_t,
+                    c.sealed as i64,
+                    c.data
+                ])
+                .map_err(err)?;
+            }
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO rollups(series_id, res, t, count, sum, min, max, last) \
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(err)?;
+            for (series, res, p) in &batch.rollups {
+                ins.execute(params![
+                    *series as i64,
+                    *res,
+                    p.start,
+                    p.count as i64,
+                    p.sum,
+                    p.min,
+                    p.max,
+                    p.last
+                ])
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Deletes chunks whose newest sample is older than `horizon`, rollups older than
+    /// `rollup_horizon`, and then the series left with neither; returns the ids of the
+    /// series deleted. Frees the pages (incremental vacuum) so the file shrinks.
+    pub fn delete_before(
+        &mut self,
+        horizon: i64,
+        rollup_horizon: i64,
+        keep: &dyn Fn(SeriesId) -> bool,
+    ) -> Result<Vec<SeriesId>, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute("DELETE FROM chunks WHERE max_t < ?1", [horizon])
+            .map_err(err)?;
+        tx.execute("DELETE FROM rollups WHERE t < ?1", [rollup_horizon])
+            .map_err(err)?;
+        let orphans: Vec<SeriesId> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id FROM series s WHERE NOT EXISTS \
+                       (SELECT 1 FROM chunks c WHERE c.series_id = s.id) \
+                     AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.series_id = s.id)",
+                )
+                .map_err(err)?;
+            let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(err)?;
+            let mut v = Vec::new();
+            for r in rows {
+                let id = r.map_err(err)? as SeriesId;
+                if !keep(id) {
+                    v.push(id);
+                }
+            }
+            v
+        };
+        {
+            let mut del = tx
+                .prepare("DELETE FROM series WHERE id = ?1")
+                .map_err(err)?;
+            for id in &orphans {
+                del.execute([*id as i64]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(err)?;
+        Ok(orphans)
+    }
+
+    /// Bytes the database occupies (pages in use times page size, plus SQLite's own WAL
+    /// file).
+    pub fn size_bytes(&self) -> Result<u64, StoreError> {
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(self.err())?;
+        let free: i64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .map_err(self.err())?;
+        let size: i64 = self
+            .conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(self.err())?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
+    /// The oldest and newest sample times of the stored chunks.
+    pub fn time_bounds(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.conn
+            .query_row("SELECT min(min_t), max(max_t) FROM chunks", [], |r| {
+                Ok(
+                    match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+                        (Some(a), Some(b)) => Some((a, b)),
+                        _ => None,
+                    },
+                )
+            })
+            .map_err(self.err())
+    }
+
+    /// Totals for `tally tsdb stats`: series rows, chunk rows, chunk bytes, rollup rows.
+    pub fn totals(&self) -> Result<StoreTotals, StoreError> {
+        let one = |sql: &str| -> Result<i64, StoreError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, Option<i64>>(0))
+                .map(|v| v.unwrap_or(0))
+                .map_err(self.err())
+        };
+        Ok(StoreTotals {
+            series: one("SELECT count(*) FROM series")? as u64,
+            chunks: one("SELECT count(*) FROM chunks")? as u64,
+            chunk_bytes: one("SELECT sum(length(data)) FROM chunks")? as u64,
+            rollups: one("SELECT count(*) FROM rollups")? as u64,
+            file_bytes: self.size_bytes()?,
+        })
+    }
+
+    /// Every chunk row, for whole-store scans (`tally tsdb stats`).
+    pub fn for_each_chunk(&self, mut f: impl FnMut(ChunkRow)) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT series_id, min_t, max_t, sealed, data FROM chunks")
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            f(ChunkRow {
+                series: r.get::<_, i64>(0).map_err(self.err())? as SeriesId,
+                min_t: r.get(1).map_err(self.err())?,
+                max_t: r.get(2).map_err(self.err())?,
+                sealed: r.get::<_, i64>(3).map_err(self.err())? != 0,
+                data: r.get(4).map_err(self.err())?,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Totals of the store's tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    /// Series rows.
+    pub series: u64,
+    /// Chunk rows.
+    pub chunks: u64,
+    /// Bytes of chunk data.
+    pub chunk_bytes: u64,
+    /// Rollup rows.
+    pub rollups: u64,
+    /// Bytes of the database in use.
+    pub file_bytes: u64,
+}
+
+/// What one checkpoint writes.
+#[derive(Debug, Default)]
+pub struct Checkpoint {
+    /// Series created since the last checkpoint.
+    pub series: Vec<(SeriesId, Labels)>,
+    /// Chunks sealed since, and the current partial chunk of every series written since.
+    pub chunks: Vec<ChunkRow>,
+    /// Finished rollup buckets: series, resolution in ms, point.
+    pub rollups: Vec<(SeriesId, i64, RollupPoint)>,
+}
+
+/// A label set as stored in `series.labels`: for each pair, the name's length as a
+/// LEB128 varint, the name, the value's length, the value (`docs/format/tsdb-store.md`).
+pub fn encode_labels(labels: &Labels) -> Vec<u8> {
+    let mut out = Vec::with_capacity(labels.heap_size() + labels.len() * 2);
+    for (n, v) in labels {
+        for s in [n, v] {
+            put_uvarint(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_labels`]; `None` for bytes it did not write.
+pub fn decode_labels(mut b: &[u8]) -> Option<Labels> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    while !b.is_empty() {
+        let mut take = || -> Option<String> {
+            let (len, n) = get_uvarint(b)?;
+            let len = usize::try_from(len).ok()?;
+            let s = b.get(n..n.checked_add(len)?)?;
+            b = &b[n + len..];
+            String::from_utf8(s.to_vec()).ok()
+        };
+        let name = take()?;
+        let value = take()?;
+        pairs.push((name, value));
+    }
+    Labels::from_pairs(pairs).ok()
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_uvarint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, byte) in b.iter().enumerate().take(10) {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip_and_garbage_is_refused() {
+        let l = Labels::from_pairs([("__name__", "up"), ("job", "a\u{0}b"), ("x", "é")]).unwrap();
+        assert_eq!(decode_labels(&encode_labels(&l)), Some(l));
+        assert_eq!(decode_labels(&[5, b'a']), None);
+        assert_eq!(decode_labels(&[0xff; 12]), None);
+        assert_eq!(decode_labels(&[]), Some(Labels::new()));
+    }
+
+    #[test]
+    fn checkpoint_rows_and_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), false).unwrap();
+        let up = Labels::from_pairs([("__name__", "up")]).unwrap();
+        let mut cp = Checkpoint::default();
+        cp.series.push((1, up.clone()));
+        for (min_t, sealed) in [(0, true), (100, false)] {
+            cp.chunks.push(ChunkRow {
+                series: 1,
+                min_t,
+                max_t: min_t + 50,
+                sealed,
+                data: vec![1, 2, 3],
+            });
+        }
+        s.write_checkpoint(&cp).unwrap();
+        assert_eq!(s.load_series().unwrap(), vec![(1, up)]);
+        assert_eq!(s.chunks(1, 60, 1000).unwrap().len(), 1);
+        assert_eq!(s.load_partial_chunks().unwrap()[0].min_t, 100);
+        assert_eq!(s.time_bounds().unwrap(), Some((0, 150)));
+        assert!(s.delete_before(60, 60, &|_| false).unwrap().is_empty());
+        assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 1);
+        assert_eq!(s.delete_before(1000, 1000, &|_| false).unwrap(), vec![1]);
+        assert!(s.load_series().unwrap().is_empty());
+        drop(s);
+        // Reopening keeps the format marker.
+        Store::open(dir.path(), false).unwrap();
+    }
+}
