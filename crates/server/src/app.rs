@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use parking_lot::Mutex;
@@ -52,6 +52,16 @@ pub struct AppInner {
     pub config: ServerConfig,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// The time-series database (history of the view, remote_write samples).
+    pub tsdb: Arc<tally_tsdb::Db>,
+    /// Which aggregated series the last history round wrote (for staleness markers).
+    pub history: crate::history::History,
+    /// The remote_write receiver.
+    pub remote_write: crate::remote_write::RemoteWrite,
+    /// Counters of the background jobs.
+    pub jobs: crate::jobs::JobMetrics,
+    /// What opening the time-series database recovered.
+    pub tsdb_recovery: Mutex<Option<tally_tsdb::OpenReport>>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     compacting: AtomicBool,
 }
@@ -76,11 +86,12 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    /// Shared state around a recovered gateway and its store.
+    /// Shared state around a recovered gateway, its store and the time-series database.
     pub fn new(
         config: ServerConfig,
         gateway: Gateway,
         store: Store,
+        tsdb: Arc<tally_tsdb::Db>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, tally::RegistryError> {
         let limiter = config.rate_limit.map(|r| {
@@ -88,15 +99,85 @@ impl App {
             let burst = NonZeroU32::new(r.burst).unwrap_or(per_second);
             RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
         });
+        let metrics = ServerMetrics::new()?;
+        let remote_write = crate::remote_write::RemoteWrite::new(
+            tsdb.clone(),
+            config.remote_write.clone(),
+            &metrics.registry,
+        )?;
+        let jobs = crate::jobs::JobMetrics::new(&metrics.registry)?;
+        crate::storage_metrics::register(&metrics.registry, &tsdb)?;
         Ok(Self(Arc::new(AppInner {
             gateway: Mutex::new(gateway),
             store,
-            metrics: ServerMetrics::new()?,
+            metrics,
             config,
             clock,
+            tsdb,
+            history: crate::history::History::new(),
+            remote_write,
+            jobs,
+            tsdb_recovery: Mutex::new(None),
             limiter,
             compacting: AtomicBool::new(false),
         })))
+    }
+
+    /// Keeps what opening the time-series database recovered.
+    pub fn set_tsdb_recovery(&self, report: tally_tsdb::OpenReport) {
+        *self.tsdb_recovery.lock() = Some(report);
+    }
+
+    /// Writes one round of the aggregated view (and tally's own metrics, and with
+    /// `store_group_series` every group's series) to the time-series database.
+    pub fn sample_history(
+        &self,
+    ) -> Result<tally_storage::AppendStats, tally_storage::StorageError> {
+        use crate::history::{flatten, GROUP_VIEW_LABEL};
+        let now = self.clock.now_ms();
+        let (aggregated, groups) = {
+            let gw = self.gateway.lock();
+            let groups = self
+                .config
+                .storage
+                .store_group_series
+                .then(|| gw.group_view());
+            (gw.aggregated(), groups)
+        };
+        let mut series = flatten(&aggregated, None);
+        series.extend(flatten(&self.metrics.registry.gather(), None));
+        if let Some(groups) = groups {
+            series.extend(flatten(&groups, Some(GROUP_VIEW_LABEL)));
+        }
+        self.history.write_round(&*self.tsdb, series, now)
+    }
+
+    /// Starts the background jobs: the history sampler, checkpoints and retention.
+    pub fn start_jobs(&self) -> crate::jobs::Supervisor {
+        let mut sup = crate::jobs::Supervisor::new();
+        let storage = &self.config.storage;
+        let app = self.clone();
+        sup.spawn(
+            "history",
+            storage.sample_interval,
+            self.jobs.clone(),
+            Arc::new(move || app.sample_history().map(drop).map_err(|e| e.to_string())),
+        );
+        let db = self.tsdb.clone();
+        sup.spawn(
+            "tsdb_checkpoint",
+            storage.checkpoint_interval,
+            self.jobs.clone(),
+            Arc::new(move || db.checkpoint().map(drop).map_err(|e| e.to_string())),
+        );
+        let db = self.tsdb.clone();
+        sup.spawn(
+            "tsdb_retention",
+            storage.retention_interval,
+            self.jobs.clone(),
+            Arc::new(move || db.apply_retention().map(drop).map_err(|e| e.to_string())),
+        );
+        sup
     }
 
     /// Answers `429` with `Retry-After` when `client` is over its token bucket.
@@ -202,8 +283,10 @@ async fn healthy() -> &'static str {
 }
 
 async fn body_too_large_to_413(request: Request, next: Next) -> Response {
+    // The remote_write receiver reads its body itself and says which limit it hit.
+    let own_limit = request.uri().path() == "/api/v1/write";
     let response = next.run(request).await;
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !own_limit {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request body exceeds the configured --max-body-bytes",
@@ -211,6 +294,19 @@ async fn body_too_large_to_413(request: Request, next: Next) -> Response {
         .into_response();
     }
     response
+}
+
+/// `POST /api/v1/write`: the remote_write receiver (`remote_write.rs`), which reads the
+/// body itself under its own limits.
+async fn remote_write_handler(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    match app.remote_write.write(&headers, body).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 /// The router: the Pushgateway API, the views, and the health endpoints.
@@ -224,6 +320,7 @@ pub fn router(app: App) -> Router {
             put(push::put).post(push::post).delete(push::delete),
         )
         .route("/api/v1/groups", get(read::groups_json))
+        .route("/api/v1/write", post(remote_write_handler))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(healthy))
         .layer(DefaultBodyLimit::max(max_body))

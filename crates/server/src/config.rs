@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tally_gateway::GatewayConfig;
 
@@ -29,6 +30,47 @@ pub struct ServerConfig {
     pub rate_limit: Option<RateLimit>,
     /// The gateway's semantics and limits.
     pub gateway: GatewayConfig,
+    /// The time-series database and the history of the aggregated view.
+    pub storage: StorageConfig,
+    /// The remote_write receiver's limits.
+    pub remote_write: crate::remote_write::RemoteWriteConfig,
+}
+
+/// How samples are stored (`tally-tsdb`) and how the aggregated view is sampled into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    /// How often the aggregated view is written to storage (default 15 s).
+    pub sample_interval: Duration,
+    /// Also store every group's own series, labelled `tally_view="group"` (default off:
+    /// serverless instances would explode cardinality).
+    pub store_group_series: bool,
+    /// Drop raw samples older than this (default 15 days).
+    pub retention: Option<Duration>,
+    /// Drop the oldest raw data while the store is larger than this many bytes.
+    pub retention_bytes: Option<u64>,
+    /// Drop rollups older than this (default 400 days).
+    pub rollup_retention: Option<Duration>,
+    /// How often the head is checkpointed to SQLite and the log truncated (default 1 min).
+    pub checkpoint_interval: Duration,
+    /// How often retention runs (default 10 min).
+    pub retention_interval: Duration,
+    /// The most series storage holds (default 10 million).
+    pub max_series: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sample_interval: Duration::from_secs(15),
+            store_group_series: false,
+            retention: Some(Duration::from_secs(15 * 86_400)),
+            retention_bytes: None,
+            rollup_retention: Some(Duration::from_secs(400 * 86_400)),
+            checkpoint_interval: Duration::from_secs(60),
+            retention_interval: Duration::from_secs(600),
+            max_series: 10_000_000,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -40,6 +82,8 @@ impl Default for ServerConfig {
             max_body_bytes: 16 << 20,
             rate_limit: None,
             gateway: GatewayConfig::default(),
+            storage: StorageConfig::default(),
+            remote_write: crate::remote_write::RemoteWriteConfig::default(),
         }
     }
 }

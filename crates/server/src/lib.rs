@@ -31,10 +31,13 @@ mod app;
 mod config;
 pub mod durable;
 mod error;
+pub mod history;
+pub mod jobs;
 mod metrics;
 mod push;
 mod read;
 pub mod remote_write;
+mod storage_metrics;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,7 +45,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use app::{router, App, Clock, SystemClock};
-pub use config::{RateLimit, ServerConfig};
+pub use config::{RateLimit, ServerConfig, StorageConfig};
 pub use durable::{Recovery, Store, StoreError};
 pub use error::ApiError;
 pub use push::parse_duration_ms;
@@ -62,13 +65,43 @@ pub enum ServeError {
     /// The log could not be flushed at shutdown.
     #[error(transparent)]
     Log(#[from] durable::LogFailed),
+    /// The time-series database could not be opened.
+    #[error("time-series database: {0}")]
+    Tsdb(#[from] tally_tsdb::DbError),
 }
 
-/// Recovers state from `config.data_dir` and builds the shared state.
+/// The time-series database's options for a server configuration: `data_dir/tsdb`.
+pub fn tsdb_options(config: &ServerConfig, clock: &Arc<dyn Clock>) -> tally_tsdb::Options {
+    let ms = |d: Duration| d.as_millis().min(i64::MAX as u128) as i64;
+    let mut o = tally_tsdb::Options::new(config.data_dir.join("tsdb"));
+    o.fsync = config.fsync;
+    o.retention_ms = config.storage.retention.map(ms);
+    o.rollup_retention_ms = config.storage.rollup_retention.map(ms);
+    o.retention_bytes = config.storage.retention_bytes;
+    o.max_series = config.storage.max_series;
+    let clock = clock.clone();
+    o.clock = Arc::new(move || clock.now_ms());
+    o
+}
+
+/// Recovers state from `config.data_dir` (the gateway's log and snapshot, the
+/// time-series database) and builds the shared state. What the database recovered is
+/// logged and kept in [`AppInner::tsdb_recovery`](app::AppInner).
 pub fn open(config: ServerConfig, clock: Arc<dyn Clock>) -> Result<(App, Recovery), ServeError> {
     let (store, gateway, recovery) =
         Store::open(&config.data_dir, config.fsync, config.gateway.clone())?;
-    Ok((App::new(config, gateway, store, clock)?, recovery))
+    let (tsdb, report) = tally_tsdb::Db::open(tsdb_options(&config, &clock))?;
+    if let Some(damage) = &report.replay.damage {
+        tracing::warn!(%damage, "time-series log was damaged; recovered everything before it");
+    }
+    tracing::info!(
+        series = report.series_loaded,
+        samples_replayed = report.samples_replayed,
+        "time-series database opened"
+    );
+    let app = App::new(config, gateway, store, Arc::new(tsdb), clock)?;
+    app.set_tsdb_recovery(report);
+    Ok((app, recovery))
 }
 
 /// Runs the server until `shutdown` completes, then finishes in-flight requests and
@@ -101,12 +134,22 @@ pub async fn serve_on(
             }
         })
     };
+    let mut supervisor = app.start_jobs();
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     expiry.abort();
+    supervisor.stop();
     app.store.close().await?;
+    // Everything the time-series log holds goes to the store, so the next start has
+    // little to replay.
+    let tsdb = app.tsdb.clone();
+    match tokio::task::spawn_blocking(move || tsdb.checkpoint()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "final time-series checkpoint failed"),
+        Err(e) => tracing::error!(error = %e, "final time-series checkpoint did not run"),
+    }
     result?;
     Ok(())
 }
