@@ -150,6 +150,7 @@ impl Labels {
     }
 
     /// The pair at position `i` in name order.
+    #[inline]
     fn pair(&self, i: usize) -> (&str, &str) {
         let start = if i == 0 {
             0
@@ -168,6 +169,19 @@ impl Labels {
             front: 0,
             back: self.len(),
         }
+    }
+
+    /// The pairs in name order as byte strings, for writers: byte slices need none of the
+    /// character-boundary checks of string slices.
+    pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let data = self.data.as_bytes();
+        let mut start = 0;
+        self.ends.chunks_exact(2).map(move |ends| {
+            let (mid, end) = (ends[0] as usize, ends[1] as usize);
+            let pair = (&data[start..mid], &data[mid..end]);
+            start = end;
+            pair
+        })
     }
 
     /// The value of label `name`, if present. Binary search: O(log n).
@@ -309,6 +323,7 @@ pub struct LabelsIter<'a> {
 impl<'a> Iterator for LabelsIter<'a> {
     type Item = (&'a str, &'a str);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.front == self.back {
             return None;
@@ -394,6 +409,18 @@ mod tests {
         assert!(labels.eq_pairs(&[("a", "1"), ("b", "2"), ("c", "")], "le"));
         assert!(!labels.eq_pairs(&[("a", "1")], "le"));
         assert!(!labels.eq_pairs(&[("a", "1"), ("b", "3")], "le"));
+    }
+
+    #[test]
+    fn byte_pairs_are_the_pairs() {
+        let labels = l(&[("a", "1"), ("bé", "22"), ("c", "333")]);
+        let bytes: Vec<(&[u8], &[u8])> = labels.byte_pairs().collect();
+        let strs: Vec<(&[u8], &[u8])> = labels
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        assert_eq!(bytes, strs);
+        assert_eq!(Labels::new().byte_pairs().count(), 0);
     }
 
     #[test]

@@ -11,28 +11,46 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+/// Character classes of the legacy grammars, one table lookup per byte.
+const LABEL_CHAR: u8 = 1;
+const METRIC_CHAR: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = LABEL_CHAR | METRIC_CHAR;
+        } else if c == b':' {
+            t[b] = METRIC_CHAR;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Whether `bytes` is a non-empty run of bytes of `class` not starting with a digit.
+#[inline]
+fn is_legacy(bytes: &[u8], class: u8) -> bool {
+    match bytes.first() {
+        Some(b) if !b.is_ascii_digit() => bytes.iter().all(|&b| CLASS[b as usize] & class != 0),
+        _ => false,
+    }
+}
+
 /// Whether `name` matches the legacy metric-name grammar `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_legacy_metric_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match bytes.first() {
-        Some(b) if b.is_ascii_alphabetic() || *b == b'_' || *b == b':' => {}
-        _ => return false,
-    }
-    bytes[1..]
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b':')
+    is_legacy(name.as_bytes(), METRIC_CHAR)
 }
 
 /// Whether `name` matches the legacy label-name grammar `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_legacy_label_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    match bytes.first() {
-        Some(b) if b.is_ascii_alphabetic() || *b == b'_' => {}
-        _ => return false,
-    }
-    bytes[1..]
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    is_legacy(name.as_bytes(), LABEL_CHAR)
+}
+
+/// [`is_legacy_label_name`] for a name held as bytes.
+pub(crate) fn is_legacy_label_bytes(name: &[u8]) -> bool {
+    is_legacy(name, LABEL_CHAR)
 }
 
 /// Whether `name` is reserved for internal use (starts with `__`), like `__name__`.
@@ -145,6 +163,27 @@ mod tests {
         }
         for bad in ["", "9a", "a-b", "a.b", "é", "a b"] {
             assert!(!is_legacy_metric_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn legacy_grammars_byte_by_byte() {
+        for b in 0..=255u8 {
+            let alpha = b.is_ascii_alphabetic() || b == b'_';
+            let digit = b.is_ascii_digit();
+            let bytes = [b];
+            let Ok(one) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            assert_eq!(is_legacy_label_name(one), alpha, "{b}");
+            assert_eq!(is_legacy_metric_name(one), alpha || b == b':', "{b}");
+            let tail = format!("a{one}");
+            assert_eq!(is_legacy_label_name(&tail), alpha || digit, "{b}");
+            assert_eq!(
+                is_legacy_metric_name(&tail),
+                alpha || digit || b == b':',
+                "{b}"
+            );
         }
     }
 

@@ -38,7 +38,10 @@ use crate::name::EscapingScheme;
 use crate::{
     Exemplar, HistogramValue, Metric, MetricFamily, MetricType, MetricValue, State, SummaryValue,
 };
-use line::{write_escaped, write_label_set, write_series, write_text_help, Extra, Name};
+use line::{
+    open_extra, write_escaped, write_label_set, write_series, write_series_head, write_text_help,
+    Extra, Name,
+};
 use std::cell::Cell;
 
 /// Writes families in one format with one name escaping.
@@ -282,15 +285,20 @@ impl Line<'_> {
         value: f64,
         exemplar: Option<&Exemplar>,
     ) {
-        let Encoder { format, escaping } = *self.encoder;
         write_series(
             out,
             self.name,
             suffix,
             (&self.metric.labels, &self.labels_at),
             extra,
-            escaping,
+            self.encoder.escaping,
         );
+        self.rest(out, value, exemplar);
+    }
+
+    /// What follows the series: value, timestamp, exemplar (OpenMetrics only), newline.
+    fn rest(&self, out: &mut Vec<u8>, value: f64, exemplar: Option<&Exemplar>) {
+        let Encoder { format, escaping } = *self.encoder;
         out.push(b' ');
         write_float(out, value);
         if let Some(ms) = self.metric.timestamp_ms {
@@ -306,6 +314,35 @@ impl Line<'_> {
         out.push(b'\n');
     }
 
+    /// Lines that differ only in a number label after the metric's own (`le`, `quantile`):
+    /// `(number, value, exemplar)` each. The first line is written in full; the others
+    /// copy its text up to the number (`foo_bucket{a="1",le="`).
+    fn numbered<'e>(
+        &self,
+        out: &mut Vec<u8>,
+        suffix: &str,
+        label: &'static str,
+        lines: impl Iterator<Item = (f64, f64, Option<&'e Exemplar>)>,
+    ) {
+        let mut prefix = None;
+        for (number, value, exemplar) in lines {
+            match prefix {
+                Some((start, end)) => out.extend_from_within(start..end),
+                None => {
+                    let start = out.len();
+                    let labels = (&self.metric.labels, &self.labels_at);
+                    let escaping = self.encoder.escaping;
+                    let open = write_series_head(out, self.name, suffix, labels, escaping);
+                    open_extra(out, open, label.as_bytes());
+                    prefix = Some((start, out.len()));
+                }
+            }
+            write_float(out, number);
+            out.extend_from_slice(b"\"}");
+            self.rest(out, value, exemplar);
+        }
+    }
+
     /// A line for an optional part (`_sum`, `_count`, `_created`, ...), if present.
     fn optional(&self, out: &mut Vec<u8>, suffix: &str, value: Option<f64>) {
         if let Some(value) = value {
@@ -316,42 +353,26 @@ impl Line<'_> {
     /// `_bucket` lines, with a `+Inf` bucket added from `count` when the buckets do not
     /// end in one (as client_golang does), so that the output is a valid histogram.
     fn buckets(&self, out: &mut Vec<u8>, h: &HistogramValue) {
-        for b in &h.buckets {
-            let extra = Extra::Number("le", b.upper_bound);
-            self.sample(
-                out,
-                "_bucket",
-                extra,
-                b.cumulative_count,
-                b.exemplar.as_deref(),
-            );
-        }
         let ends_at_inf = h
             .buckets
             .last()
             .is_some_and(|b| b.upper_bound == f64::INFINITY);
-        if let (false, Some(count)) = (ends_at_inf, h.count) {
-            self.sample(
-                out,
-                "_bucket",
-                Extra::Number("le", f64::INFINITY),
-                count,
-                None,
-            );
-        }
+        let added = match (ends_at_inf, h.count) {
+            (false, Some(count)) => Some((f64::INFINITY, count, None)),
+            _ => None,
+        };
+        let lines = h
+            .buckets
+            .iter()
+            .map(|b| (b.upper_bound, b.cumulative_count, b.exemplar.as_deref()))
+            .chain(added);
+        self.numbered(out, "_bucket", "le", lines);
     }
 
     /// One line per quantile, `quantile` after the metric's labels.
     fn quantiles(&self, out: &mut Vec<u8>, s: &SummaryValue) {
-        for q in &s.quantiles {
-            self.sample(
-                out,
-                "",
-                Extra::Number("quantile", q.quantile),
-                q.value,
-                None,
-            );
-        }
+        let lines = s.quantiles.iter().map(|q| (q.quantile, q.value, None));
+        self.numbered(out, "", "quantile", lines);
     }
 
     /// One line per state: the family's name as label name, the state as value, 1 or 0.

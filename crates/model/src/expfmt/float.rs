@@ -15,7 +15,9 @@ pub(crate) fn write_float(out: &mut Vec<u8>, value: f64) {
         out.extend_from_slice(b"NaN");
     } else if value.is_infinite() {
         out.extend_from_slice(if value > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else if value.fract() == 0.0 && value.abs() < MAX_INTEGER_FORM {
+    } else if value.abs() < MAX_INTEGER_FORM && (value as i64) as f64 == value {
+        // An integer (the cast truncates; below 1e15 it is exact, and it is no call to
+        // `trunc`, which `fract` is without SSE4.1).
         if value == 0.0 && value.is_sign_negative() {
             out.push(b'-');
         }
@@ -33,11 +35,14 @@ pub(crate) fn write_float(out: &mut Vec<u8>, value: f64) {
 /// equals `value`, parsing the decimal `k·10^-d` gives `value` back.
 fn write_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
     for (digits, scale) in [(1usize, 10.0f64), (2, 100.0), (3, 1000.0)] {
-        let k = (value * scale).round();
-        if k.abs() >= MAX_INTEGER_FORM || k / scale != value {
+        let scaled = value * scale;
+        if scaled.abs() >= MAX_INTEGER_FORM {
             continue;
         }
-        let k = k as i64;
+        let k = round_half_away(scaled);
+        if k as f64 / scale != value {
+            continue;
+        }
         if value < 0.0 {
             out.push(b'-');
         }
@@ -55,6 +60,21 @@ fn write_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
         return true;
     }
     false
+}
+
+/// `x.round() as i64` for `|x| < 1e15`, without a call to `round` (which it is without
+/// SSE4.1): below 2^52, `x - trunc(x)` is exact, so comparing it with ±0.5 rounds half
+/// away from zero exactly as `round` does.
+fn round_half_away(x: f64) -> i64 {
+    let truncated = x as i64;
+    let rest = x - truncated as f64;
+    if rest >= 0.5 {
+        truncated + 1
+    } else if rest <= -0.5 {
+        truncated - 1
+    } else {
+        truncated
+    }
 }
 
 /// Appends an integer.
@@ -262,6 +282,57 @@ mod tests {
             0.1 + 0.2,
         ] {
             assert_eq!(parse_float(&float(v)), Some(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn rounds_like_round() {
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            123456.7,
+            -98765.4321,
+            4503599627370495.5,
+            999999999999999.0,
+            1e-300,
+        ] {
+            assert_eq!(round_half_away(x), x.round() as i64, "{x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn writes_what_it_wrote_before(bits in proptest::num::u64::ANY, small in -1e7f64..1e7) {
+            // The former spelling: `fract` and `round` instead of casts.
+            fn before(value: f64) -> String {
+                if !value.is_finite() {
+                    return float(value);
+                }
+                if value.fract() == 0.0 && value.abs() < MAX_INTEGER_FORM {
+                    return float(value);
+                }
+                for (digits, scale) in [(1usize, 10.0f64), (2, 100.0), (3, 1000.0)] {
+                    let k = (value * scale).round();
+                    if k.abs() >= MAX_INTEGER_FORM || k / scale != value {
+                        continue;
+                    }
+                    let sign = if value < 0.0 { "-" } else { "" };
+                    let abs = (k as i64).unsigned_abs();
+                    let pow = 10u64.pow(digits as u32);
+                    return format!("{sign}{}.{:0digits$}", abs / pow, abs % pow);
+                }
+                ryu::Buffer::new().format_finite(value).to_owned()
+            }
+            for v in [f64::from_bits(bits), small, (small * 1000.0).round() / 1000.0] {
+                proptest::prop_assert_eq!(float(v), before(v), "{:e}", v);
+            }
         }
     }
 

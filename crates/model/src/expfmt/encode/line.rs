@@ -1,5 +1,5 @@
 //! The byte-level pieces every exposition line is made of: names (plain, escaped or
-//! quoted), label sets, escaped strings, values and timestamps.
+//! quoted), label sets and escaped strings.
 //!
 //! Everything here appends to a `Vec<u8>` and allocates only when a name is not
 //! legacy-valid and an [`EscapingScheme`] other than `allow-utf-8` has to rewrite it.
@@ -7,8 +7,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use super::super::float::write_float;
-use crate::name::{is_legacy_label_name, is_legacy_metric_name, EscapingScheme};
+use crate::name::{is_legacy_label_bytes, is_legacy_metric_name, EscapingScheme};
 use crate::Labels;
 
 /// A family's base name, ready to write: escaped once per family (not once per sample),
@@ -62,14 +61,13 @@ impl<'a> Name<'a> {
     }
 }
 
-/// A label written after a metric's own labels: `le` and `quantile` carry a number, a
-/// state set's state label (named after the family) carries a string.
+/// A label written after a metric's own labels: a state set's state label (named after
+/// the family). (`le` and `quantile`, which carry numbers, are written by
+/// [`write_series_head`] and [`open_extra`] callers, which reuse the text before them.)
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Extra<'a> {
     /// No extra label.
     None,
-    /// A label whose value is a number, formatted like sample values.
-    Number(&'static str, f64),
     /// A label with a string value; the name is checked and escaped like any label name.
     Text(&'a str, &'a str),
 }
@@ -88,6 +86,32 @@ pub(super) fn write_series(
     extra: Extra<'_>,
     escaping: EscapingScheme,
 ) {
+    let mut open = write_series_head(out, name, suffix, labels, escaping);
+    match extra {
+        Extra::None => {}
+        Extra::Text(label, value) => {
+            out.push(if open { b',' } else { b'{' });
+            open = true;
+            write_label_name(out, label.as_bytes(), escaping);
+            out.extend_from_slice(b"=\"");
+            write_escaped(out, value.as_bytes());
+            out.push(b'"');
+        }
+    }
+    if open {
+        out.push(b'}');
+    }
+}
+
+/// Appends `name+suffix{labels` (see [`write_series`]), the brace left open; returns
+/// whether there is an open brace.
+pub(super) fn write_series_head(
+    out: &mut Vec<u8>,
+    name: &Name<'_>,
+    suffix: &str,
+    labels: (&Labels, &Cell<Option<(usize, usize)>>),
+    escaping: EscapingScheme,
+) -> bool {
     let mut open = name.quoted;
     if name.quoted {
         out.extend_from_slice(b"{\"");
@@ -106,81 +130,74 @@ pub(super) fn write_series(
             Some((start, end)) => out.extend_from_within(start..end),
             None => {
                 let start = out.len();
-                for (i, (label, value)) in labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    write_label_name(out, label, escaping);
-                    out.extend_from_slice(b"=\"");
-                    write_escaped(out, value.as_bytes());
-                    out.push(b'"');
-                }
+                write_pairs(out, labels, escaping);
                 written.set(Some((start, out.len())));
             }
         }
     }
-    match extra {
-        Extra::None => {}
-        Extra::Number(label, value) => {
-            out.push(if open { b',' } else { b'{' });
-            open = true;
-            out.extend_from_slice(label.as_bytes());
-            out.extend_from_slice(b"=\"");
-            write_float(out, value);
-            out.push(b'"');
+    open
+}
+
+/// Appends the opening of a label after a series head: `,label="` (or `{label="` when no
+/// brace is open yet).
+pub(super) fn open_extra(out: &mut Vec<u8>, open: bool, label: &[u8]) {
+    out.push(if open { b',' } else { b'{' });
+    out.extend_from_slice(label);
+    out.extend_from_slice(b"=\"");
+}
+
+/// Appends `a="1",b="2"`.
+fn write_pairs(out: &mut Vec<u8>, labels: &Labels, escaping: EscapingScheme) {
+    for (i, (label, value)) in labels.byte_pairs().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        Extra::Text(label, value) => {
-            out.push(if open { b',' } else { b'{' });
-            open = true;
-            write_label_name(out, label, escaping);
-            out.extend_from_slice(b"=\"");
-            write_escaped(out, value.as_bytes());
-            out.push(b'"');
-        }
-    }
-    if open {
-        out.push(b'}');
+        write_label_name(out, label, escaping);
+        out.extend_from_slice(b"=\"");
+        write_escaped(out, value);
+        out.push(b'"');
     }
 }
 
 /// Appends an OpenMetrics exemplar label set: `{a="1",b="2"}` (always with braces).
 pub(super) fn write_label_set(out: &mut Vec<u8>, labels: &Labels, escaping: EscapingScheme) {
     out.push(b'{');
-    for (i, (label, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_label_name(out, label, escaping);
-        out.extend_from_slice(b"=\"");
-        write_escaped(out, value.as_bytes());
-        out.push(b'"');
-    }
+    write_pairs(out, labels, escaping);
     out.push(b'}');
 }
 
 /// Appends a label name: as it is when legacy-valid, else quoted (`allow-utf-8`) or
 /// rewritten by the escaping scheme.
-fn write_label_name(out: &mut Vec<u8>, name: &str, escaping: EscapingScheme) {
-    if is_legacy_label_name(name) {
-        out.extend_from_slice(name.as_bytes());
+#[inline]
+fn write_label_name(out: &mut Vec<u8>, name: &[u8], escaping: EscapingScheme) {
+    if is_legacy_label_bytes(name) {
+        out.extend_from_slice(name);
     } else if escaping == EscapingScheme::AllowUtf8 {
         out.push(b'"');
-        write_escaped(out, name.as_bytes());
+        write_escaped(out, name);
         out.push(b'"');
     } else {
-        out.extend_from_slice(escaping.escape(name, false).as_bytes());
+        // Names come from `str`s, so this is never lossy.
+        let name = String::from_utf8_lossy(name);
+        out.extend_from_slice(escaping.escape(&name, false).as_bytes());
     }
 }
 
 /// Appends `s` with `\` → `\\`, `"` → `\"` and newline → `\n`: the escaping of label
 /// values, quoted names and OpenMetrics help text. Strings without those bytes (nearly
 /// all) are copied in one call.
+#[inline]
 pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
-    // Label values are short: a plain scan beats setting up a vectorised search.
-    if s.len() <= 64 && !s.iter().any(|&b| b == b'\\' || b == b'"' || b == b'\n') {
+    // Label values are short: a word-at-a-time scan beats setting up a vectorised search.
+    if s.len() <= 64 && !has_escaped_byte(s) {
         out.extend_from_slice(s);
-        return;
+    } else {
+        write_escaped_in_parts(out, s);
     }
+}
+
+/// [`write_escaped`] for strings that may need escaping.
+fn write_escaped_in_parts(out: &mut Vec<u8>, s: &[u8]) {
     let mut start = 0;
     for i in memchr::memchr3_iter(b'\\', b'"', b'\n', s) {
         out.extend_from_slice(&s[start..i]);
@@ -188,6 +205,33 @@ pub(super) fn write_escaped(out: &mut Vec<u8>, s: &[u8]) {
         start = i + 1;
     }
     out.extend_from_slice(&s[start..]);
+}
+
+/// Whether `s` holds a `\\`, `"` or newline, eight bytes at a time.
+///
+/// `(x - 0x01..01) & !x & 0x80..80` is non-zero exactly when a byte of `x` is zero; `x`
+/// is the word XORed with the byte sought, so a zero byte is a match.
+#[inline]
+fn has_escaped_byte(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let found = zero_byte(w ^ (ONES * u64::from(b'\\')))
+            | zero_byte(w ^ (ONES * u64::from(b'"')))
+            | zero_byte(w ^ (ONES * u64::from(b'\n')));
+        if found != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b == b'\\' || b == b'"' || b == b'\n')
 }
 
 /// Appends 0.0.4 help text: `\` → `\\` and newline → `\n`; a `"` stays as it is.
@@ -218,6 +262,21 @@ mod tests {
         let mut out = Vec::new();
         write_escaped(&mut out, s.as_bytes());
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn finds_escaped_bytes_anywhere() {
+        for len in 0..40 {
+            let plain = &"aé_:.0".repeat(8).into_bytes()[..len];
+            assert!(!has_escaped_byte(plain), "{plain:?}");
+            for at in 0..len {
+                for special in [b'\\', b'"', b'\n'] {
+                    let mut bytes = plain.to_vec();
+                    bytes[at] = special;
+                    assert!(has_escaped_byte(&bytes), "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]
