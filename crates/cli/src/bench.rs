@@ -1,6 +1,7 @@
 //! `tally bench`: load generators for measuring a server beside its peers.
 //!
 //! - `bench_push.rs`: `tally bench push`, pushes to any Pushgateway-compatible endpoint.
+//! - `bench_remote_write.rs`: `tally bench remote-write`, Prometheus remote_write load.
 //!
 //! What the generators share lives here: the loopback-only guard (a load generator
 //! pointed at someone else's server by a typo is an attack) and reading a process' CPU
@@ -11,6 +12,7 @@ use std::net::IpAddr;
 use anyhow::{bail, Context as _};
 
 use crate::bench_push::{self, BenchPushArgs};
+use crate::bench_remote_write::{self, BenchRemoteWriteArgs};
 
 /// Arguments of `tally bench`.
 #[derive(Debug, clap::Args)]
@@ -26,12 +28,17 @@ enum BenchCommand {
     /// Prometheus Pushgateway) from many threads, and report pushes/s, samples/s,
     /// latency percentiles and errors by status.
     Push(BenchPushArgs),
+    /// Send realistic Prometheus remote_write 1.0 load (counters, gauges, histograms of
+    /// simulated scrape targets, batched like Prometheus' queue manager) to tally or
+    /// Prometheus, and report samples/s, requests/s, latency percentiles and errors.
+    RemoteWrite(BenchRemoteWriteArgs),
 }
 
 /// Runs the chosen generator; the report goes to `out`, progress to standard error.
 pub fn run(args: &BenchArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     match &args.command {
         BenchCommand::Push(args) => bench_push::run(args, out),
+        BenchCommand::RemoteWrite(args) => bench_remote_write::run(args, out),
     }
 }
 

@@ -9,7 +9,8 @@
 //! - `lint.rs`: promlint's naming and metadata rules over parsed families.
 //! - `push.rs`: `tally push`, one push (or delete) to a gateway from a file or stdin.
 //! - `functions.rs`: `tally functions`, the table of measured functions from `/metrics`.
-//! - `bench.rs`: `tally bench`, load generators (`bench_push.rs`: `tally bench push`).
+//! - `bench.rs`: `tally bench`, load generators (`bench_push.rs`: `tally bench push`;
+//!   `bench_remote_write.rs`: `tally bench remote-write`).
 //!
 //! Exit status: 0 on success, 1 when the checked input is invalid, 2 on usage or I/O
 //! errors (clap's own usage errors also exit with 2).
@@ -19,6 +20,7 @@
 
 mod bench;
 mod bench_push;
+mod bench_remote_write;
 mod check_metrics;
 mod functions;
 mod lint;

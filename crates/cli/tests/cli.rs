@@ -13,6 +13,8 @@ mod support {
     pub mod run;
 }
 
+#[path = "e2e/bench_remote_write.rs"]
+mod bench_remote_write;
 #[path = "e2e/gateway_cmds.rs"]
 mod gateway_cmds;
 

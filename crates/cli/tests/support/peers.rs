@@ -74,6 +74,25 @@ pub fn prometheus() -> Peer {
     })
 }
 
+/// Debian's Prometheus as a remote_write receiver (`--web.enable-remote-write-receiver`):
+/// no scrape jobs, so its TSDB holds only what is written to it.
+pub fn prometheus_receiver() -> Peer {
+    start("prometheus", "/-/ready", |dir, port| {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
+        )
+        .expect("writing prometheus.yml");
+        vec![
+            arg("--config.file=", &config),
+            arg("--storage.tsdb.path=", &dir.join("data")),
+            format!("--web.listen-address=127.0.0.1:{port}").into(),
+            "--web.enable-remote-write-receiver".into(),
+        ]
+    })
+}
+
 /// Debian's Pushgateway, persisting to a file in its temporary directory.
 pub fn pushgateway() -> Peer {
     start("prometheus-pushgateway", "/-/ready", |dir, port| {
