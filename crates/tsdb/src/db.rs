@@ -38,7 +38,7 @@ use tally_storage::{
 };
 
 use crate::chunk::{decode_range, XorChunk};
-use crate::head::{AppendLimits, ChunkPolicy, Head};
+use crate::head::{AppendLimits, Batch, ChunkPolicy, Head, SeriesKey};
 use crate::index::SeriesId;
 use crate::store::{Store, StoreError};
 use crate::wal::{self, Wal};
@@ -423,10 +423,7 @@ impl Db {
         Ok(report)
     }
 
-    fn commit_batch(
-        &self,
-        batch: &[(Labels, Sample)],
-    ) -> Result<(AppendStats, Vec<AppendError>), DbError> {
+    fn commit_batch(&self, batch: &Batch) -> Result<AppendStats, DbError> {
         let limits = AppendLimits {
             min_time: self.min_time(),
             max_series: self.opts.max_series,
@@ -475,7 +472,7 @@ impl Db {
         for (n, total) in staged.stats.rejected.iter().zip(&c.samples_rejected) {
             total.fetch_add(*n, Ordering::Relaxed);
         }
-        Ok((staged.stats, staged.errors))
+        Ok(staged.stats)
     }
 
     /// The oldest timestamp retention still accepts.
@@ -604,7 +601,9 @@ impl Storage for Db {
     fn appender(&self) -> Box<dyn Appender + '_> {
         Box::new(DbAppender {
             db: self,
-            batch: Vec::new(),
+            min_time: self.min_time(),
+            batch: Batch::default(),
+            fresh: hashbrown::HashMap::new(),
             newest: hashbrown::HashMap::new(),
             stats: AppendStats::default(),
         })
@@ -621,9 +620,13 @@ impl Storage for Db {
 
 struct DbAppender<'a> {
     db: &'a Db,
-    batch: Vec<(Labels, Sample)>,
-    /// The newest sample of each series touched by this batch (head's or the batch's).
-    newest: hashbrown::HashMap<Labels, Option<Sample>>,
+    /// The retention horizon when the appender was made.
+    min_time: i64,
+    batch: Batch,
+    /// Where the new label sets of this batch are in `batch.new_labels`.
+    fresh: hashbrown::HashMap<Labels, u32>,
+    /// The newest sample of each series touched by this batch (the head's or the batch's).
+    newest: hashbrown::HashMap<SeriesKey, Option<Sample>>,
     /// Refusals found while appending.
     stats: AppendStats,
 }
@@ -640,27 +643,28 @@ impl Appender for DbAppender<'_> {
             self.stats.reject(Rejection::MissingName);
             return Err(refuse(Rejection::MissingName, None));
         }
-        if sample.timestamp_ms < self.db.min_time() {
+        if sample.timestamp_ms < self.min_time {
             self.stats.reject(Rejection::TooOld);
             return Err(refuse(Rejection::TooOld, None));
         }
-        let newest = match self.newest.get(labels) {
-            Some(n) => *n,
-            None => {
-                let head = self.db.head.read();
-                let n = head
-                    .id(labels)
-                    .and_then(|id| head.get(id))
-                    .and_then(|s| s.last);
-                drop(head);
-                self.newest.insert(labels.clone(), n);
-                n
-            }
+        let found = self.db.head.read().lookup(labels);
+        let (key, head_newest) = match found {
+            Some((id, last)) => (SeriesKey::Id(id), last),
+            None => match self.fresh.get(labels) {
+                Some(n) => (SeriesKey::New(*n), None),
+                None => {
+                    let n = self.batch.new_labels.len() as u32;
+                    self.batch.new_labels.push(labels.clone());
+                    self.fresh.insert(labels.clone(), n);
+                    (SeriesKey::New(n), None)
+                }
+            },
         };
+        let newest = *self.newest.entry(key).or_insert(head_newest);
         match check_order(newest, sample) {
             Ok(Accepted::Append) => {
-                self.newest.insert(labels.clone(), Some(sample));
-                self.batch.push((labels.clone(), sample));
+                self.newest.insert(key, Some(sample));
+                self.batch.samples.push((key, sample));
                 Ok(())
             }
             Ok(Accepted::Repeat) => {
@@ -675,7 +679,7 @@ impl Appender for DbAppender<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<AppendStats, StorageError> {
-        let (mut stats, _) = self.db.commit_batch(&self.batch)?;
+        let mut stats = self.db.commit_batch(&self.batch)?;
         stats.add(&self.stats);
         Ok(stats)
     }

@@ -21,7 +21,7 @@ use crate::chunk::XorChunk;
 use crate::index::{Index, SeriesId};
 use crate::rollup::{RollupPoint, RollupState, RESOLUTIONS_MS};
 
-pub(crate) use append::AppendLimits;
+pub(crate) use append::{AppendLimits, Batch, SeriesKey};
 
 /// How the head cuts chunks.
 #[derive(Debug, Clone, Copy)]
@@ -113,11 +113,6 @@ impl Head {
     /// Number of series.
     pub fn len(&self) -> usize {
         self.series.len()
-    }
-
-    /// The id of a label set, if the series exists.
-    pub fn id(&self, labels: &Labels) -> Option<SeriesId> {
-        self.ids.get(labels).copied()
     }
 
     /// The inverted index.

@@ -4,7 +4,7 @@
 use hashbrown::HashMap;
 use tally_model::{Labels, Sample};
 use tally_storage::append::{check_order, Accepted};
-use tally_storage::{AppendError, AppendStats, Rejection};
+use tally_storage::{AppendStats, Rejection};
 
 use super::{ChunkPolicy, Head, MemSeries};
 use crate::index::SeriesId;
@@ -19,6 +19,26 @@ pub(crate) struct AppendLimits {
     pub max_series: usize,
 }
 
+/// A series as an appender refers to it: by the head's id when the head had it when the
+/// sample was appended, else by its index in the batch's list of new label sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SeriesKey {
+    /// A series the head holds.
+    Id(SeriesId),
+    /// The `n`th new label set of the batch.
+    New(u32),
+}
+
+/// A batch as an appender collected it: samples already checked against each other and
+/// against the head at append time.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    /// Label sets the head did not have, indexed by [`SeriesKey::New`].
+    pub new_labels: Vec<Labels>,
+    /// Samples in arrival order.
+    pub samples: Vec<(SeriesKey, Sample)>,
+}
+
 /// A batch checked against the head, ready for the log and then [`Head::apply`].
 #[derive(Debug, Default)]
 pub(crate) struct Staged {
@@ -28,68 +48,78 @@ pub(crate) struct Staged {
     pub samples: Vec<(SeriesId, Sample)>,
     /// Counts, refusals included.
     pub stats: AppendStats,
-    /// The first refusals (at most a few, for error messages).
-    pub errors: Vec<AppendError>,
 }
 
 impl Head {
-    /// Checks a batch without changing the head: resolves label sets to ids (new ones get
-    /// the next free ids), and applies the ordering rule against the head and against
-    /// earlier samples of the same batch.
-    pub fn stage(&self, batch: &[(Labels, Sample)], limits: AppendLimits) -> Staged {
+    /// The id and newest sample of a label set, if the head holds it.
+    pub fn lookup(&self, labels: &Labels) -> Option<(SeriesId, Option<Sample>)> {
+        let id = *self.ids.get(labels)?;
+        Some((id, self.series.get(&id).and_then(|s| s.last)))
+    }
+
+    /// Checks a batch again under the write lock, without changing the head: another
+    /// batch may have committed since its samples were appended. New label sets get the
+    /// next free ids (or the id a concurrent batch gave them); the ordering rule is
+    /// applied against the head and against earlier samples of the batch.
+    pub fn stage(&self, batch: &Batch, limits: AppendLimits) -> Staged {
         let mut staged = Staged::default();
-        let mut fresh: HashMap<&Labels, SeriesId> = HashMap::new();
-        let mut newest: HashMap<SeriesId, Sample> = HashMap::new();
         let mut next_id = self.next_id;
-        for (labels, sample) in batch {
-            let refuse = |staged: &mut Staged, reason, newest: Option<Sample>| {
-                staged.stats.reject(reason);
-                if staged.errors.len() < 8 {
-                    staged.errors.push(AppendError {
-                        reason,
-                        labels: labels.clone(),
-                        timestamp_ms: sample.timestamp_ms,
-                        newest_ms: newest.map(|s| s.timestamp_ms),
-                    });
+        // Resolve the new label sets first.
+        let mut resolved: Vec<Option<SeriesId>> = Vec::with_capacity(batch.new_labels.len());
+        let mut fresh = 0usize;
+        for labels in &batch.new_labels {
+            let id = match self.ids.get(labels) {
+                Some(id) => Some(*id),
+                None if self.series.len() + fresh >= limits.max_series => None,
+                None => {
+                    fresh += 1;
+                    next_id += 1;
+                    Some(next_id - 1)
                 }
             };
-            if !labels.contains("__name__") {
-                refuse(&mut staged, Rejection::MissingName, None);
-                continue;
-            }
-            if sample.timestamp_ms < limits.min_time {
-                refuse(&mut staged, Rejection::TooOld, None);
-                continue;
-            }
-            let id = match self.ids.get(labels).or_else(|| fresh.get(labels)) {
-                Some(id) => *id,
-                None => {
-                    if self.series.len() + staged.new_series.len() >= limits.max_series {
-                        refuse(&mut staged, Rejection::SeriesLimit, None);
+            resolved.push(id);
+        }
+        let mut newest: HashMap<SeriesId, Sample> = HashMap::new();
+        let mut used = vec![false; batch.new_labels.len()];
+        for &(key, sample) in &batch.samples {
+            let id = match key {
+                SeriesKey::Id(id) => id,
+                SeriesKey::New(n) => match resolved.get(n as usize).copied().flatten() {
+                    Some(id) => id,
+                    None => {
+                        staged.stats.reject(Rejection::SeriesLimit);
                         continue;
                     }
-                    let id = next_id;
-                    next_id += 1;
-                    fresh.insert(labels, id);
-                    staged.new_series.push((id, labels.clone()));
-                    id
-                }
+                },
             };
-            let last = newest
-                .get(&id)
-                .copied()
-                .or_else(|| self.series.get(&id).and_then(|s| s.last));
-            match check_order(last, *sample) {
+            if sample.timestamp_ms < limits.min_time {
+                staged.stats.reject(Rejection::TooOld);
+                continue;
+            }
+            let last = match newest.get(&id) {
+                Some(s) => Some(*s),
+                None => self.series.get(&id).and_then(|s| s.last),
+            };
+            match check_order(last, sample) {
                 Ok(Accepted::Append) => {
-                    newest.insert(id, *sample);
-                    staged.samples.push((id, *sample));
+                    newest.insert(id, sample);
+                    staged.samples.push((id, sample));
+                    if let SeriesKey::New(n) = key {
+                        used[n as usize] = true;
+                    }
                 }
                 Ok(Accepted::Repeat) => staged.stats.repeats += 1,
-                Err(reason) => refuse(&mut staged, reason, last),
+                Err(reason) => staged.stats.reject(reason),
             }
         }
-        // A new series whose every sample was refused is not created.
-        staged.new_series.retain(|(id, _)| newest.contains_key(id));
+        // A new series none of whose samples was accepted is not created.
+        for ((labels, id), used) in batch.new_labels.iter().zip(&resolved).zip(used) {
+            if let (Some(id), true) = (id, used) {
+                if !self.series.contains_key(id) {
+                    staged.new_series.push((*id, labels.clone()));
+                }
+            }
+        }
         staged.stats.new_series = staged.new_series.len() as u64;
         staged.stats.appended = staged.samples.len() as u64;
         staged
