@@ -101,6 +101,8 @@ pub struct Lexer<'a> {
     reused: usize,
     /// The latest sample line's metric name when it was written unquoted, else empty.
     name: &'a str,
+    /// Whether that name was the previous sample line's, found by [`Cursor::same_name`].
+    name_repeated: bool,
     /// Whether to reuse the previous line's name and pairs (off only to test that reuse
     /// changes nothing).
     reuse: bool,
@@ -127,6 +129,7 @@ impl<'a> Lexer<'a> {
             label_text: "",
             reused: 0,
             name: "",
+            name_repeated: false,
             reuse: true,
             exemplar_labels: Vec::new(),
             eof_seen: false,
@@ -182,6 +185,12 @@ impl<'a> Lexer<'a> {
     /// the first `k` pairs of both lines are equal, in the same order.
     pub fn reused_labels(&self) -> usize {
         self.reused
+    }
+
+    /// Whether the latest sample line's metric name is, as text, the one of the sample line
+    /// lexed before it.
+    pub fn name_repeated(&self) -> bool {
+        self.name_repeated
     }
 
     /// The labels of the latest sample line's exemplar.
@@ -394,11 +403,15 @@ impl<'a> Lexer<'a> {
             (previous_text, previous_name) = ("", "");
         }
         self.reused = 0;
+        self.name_repeated = false;
         let mut name = None;
         if c.peek() != Some(b'{') {
             let quoted = c.peek() == Some(b'"');
             let token = match c.same_name(previous_name) {
-                Some(same) => Cow::Borrowed(same),
+                Some(same) => {
+                    self.name_repeated = true;
+                    Cow::Borrowed(same)
+                }
                 None => c.metric_name_token()?,
             };
             if let (false, Cow::Borrowed(unquoted)) = (quoted, &token) {

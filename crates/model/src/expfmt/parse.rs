@@ -65,6 +65,7 @@ fn parse_with(
                     pairs: lexer.labels(),
                     reused: lexer.reused_labels(),
                     exemplar: lexer.exemplar_labels(),
+                    name_repeated: lexer.name_repeated(),
                 };
                 builder.sample(&sample, labels, line)
             }
@@ -193,6 +194,8 @@ struct SampleLabels<'l, 'a> {
     reused: usize,
     /// The exemplar's pairs.
     exemplar: &'l [LabelPair<'a>],
+    /// Whether the sample name is the previous sample line's ([`Lexer::name_repeated`]).
+    name_repeated: bool,
 }
 
 /// The previous sample line, for recognising the next line of the same metric without
@@ -469,9 +472,10 @@ impl Builder {
     }
 
     /// The family and role of a sample name, creating an untyped family for a new name.
-    fn resolve(&mut self, name: &str) -> Result<(usize, Role), ParseErrorKind> {
+    /// `repeated`: the name is the previous sample line's, the latest one resolved.
+    fn resolve(&mut self, name: &str, repeated: bool) -> Result<(usize, Role), ParseErrorKind> {
         if let Some((last, found)) = &self.last_resolved {
-            if last == name {
+            if repeated || last == name {
                 return Ok(*found);
             }
         }
@@ -510,7 +514,8 @@ impl Builder {
         labels: SampleLabels<'_, '_>,
         line_no: usize,
     ) -> Step {
-        let (idx, role) = self.resolve(&line.name)?;
+        let repeated = self.shortcuts && labels.name_repeated;
+        let (idx, role) = self.resolve(&line.name, repeated)?;
         if self.format == Format::OpenMetrics
             && self.current != Some(idx)
             && self.families[idx].has_samples
@@ -524,13 +529,44 @@ impl Builder {
             pairs,
             reused,
             exemplar: exemplar_labels,
+            ..
         } = labels;
-        // Strictly increasing names are sorted and distinct: one pass in the usual case.
-        // Otherwise sort indices: the lexer's pairs stay in written order, which its reuse
-        // of the previous line's pairs relies on.
+        let key = &self.families[idx].key;
+        let special = special_label(role, key);
+        let special_pos = if special.is_empty() {
+            None
+        } else {
+            pairs.iter().position(|(n, _)| n == special)
+        };
+        // Pairs left out of the series' identity: the special one, and any with an empty
+        // value.
+        let ignored = |i: usize| Some(i) == special_pos || pairs[i].1.is_empty();
+        let ignored_from = (0..pairs.len())
+            .rev()
+            .find(|&i| !ignored(i))
+            .map_or(0, |i| i + 1);
+        // Fast path: the lines of one histogram or summary come one after another, so a
+        // line usually continues the previous line's metric; no sorting or hashing needed
+        // then. (Valid once the names are known to be distinct, checked next.)
+        let continues = self
+            .previous
+            .filter(|prev| {
+                self.shortcuts
+                    && prev.family == idx
+                    && reused >= prev.ignored_from
+                    && reused >= ignored_from
+                    && same_special(prev.role, role, key, &pairs[..reused])
+            })
+            .map(|prev| prev.metric);
+        // Names must be distinct. Strictly increasing ones are, which one pass shows in
+        // the usual case. A continuing line's shared pairs were checked on the previous
+        // line, so only the others need comparing. Otherwise sort indices (the lexer's
+        // pairs stay in written order, which its reuse of them relies on), which finds any
+        // repeat.
         let sorted = pairs.windows(2).all(|w| name_lt(&w[0].0, &w[1].0));
+        let distinct = sorted || (continues.is_some() && distinct_after(pairs, reused));
         self.order.clear();
-        if !sorted {
+        if !distinct {
             self.order.extend(0..pairs.len());
             self.order
                 .sort_unstable_by(|&a, &b| name_cmp(&pairs[a].0, &pairs[b].0));
@@ -542,32 +578,28 @@ impl Builder {
                 return Err(ParseErrorKind::DuplicateLabel(pairs[w[0]].0.to_string()));
             }
         }
-        let special = special_label(role, &self.families[idx].key);
-        let special_pos = if special.is_empty() {
-            None
-        } else {
-            match pairs.iter().position(|(n, _)| n == special) {
-                Some(p) => Some(p),
-                None => {
-                    return Err(ParseErrorKind::MissingLabel {
-                        sample: line.name.to_string(),
-                        label: match role {
-                            Role::Bucket => "le",
-                            Role::Quantile => "quantile",
-                            _ => "state",
-                        },
-                    })
-                }
-            }
-        };
+        if !special.is_empty() && special_pos.is_none() {
+            return Err(ParseErrorKind::MissingLabel {
+                sample: line.name.to_string(),
+                label: match role {
+                    Role::Bucket => "le",
+                    Role::Quantile => "quantile",
+                    _ => "state",
+                },
+            });
+        }
         let special_value = special_pos.map(|p| pairs[p].1.as_ref());
-        // The series' own labels (its identity), as indices in name order: all but the
-        // special one, and none with an empty value.
-        let ignored = |i: usize| Some(i) == special_pos || pairs[i].1.is_empty();
-        if sorted {
-            self.order.extend((0..pairs.len()).filter(|&i| !ignored(i)));
-        } else {
-            self.order.retain(|&i| !ignored(i));
+        let exemplar_allowed = role == Role::Bucket
+            || (role == Role::Value
+                && self.families[idx].family.metric_type == MetricType::Counter);
+        let exemplar = self.exemplar(line, exemplar_allowed, exemplar_labels)?;
+        if continues.is_none() {
+            // The identity as indices in name order.
+            if sorted {
+                self.order.extend((0..pairs.len()).filter(|&i| !ignored(i)));
+            } else {
+                self.order.retain(|&i| !ignored(i));
+            }
         }
         let order = &self.order;
         let identity = || {
@@ -575,27 +607,6 @@ impl Builder {
                 .iter()
                 .map(|&i| (pairs[i].0.as_ref(), pairs[i].1.as_ref()))
         };
-        let ignored_from = (0..pairs.len())
-            .rev()
-            .find(|&i| !ignored(i))
-            .map_or(0, |i| i + 1);
-        let exemplar_allowed = role == Role::Bucket
-            || (role == Role::Value
-                && self.families[idx].family.metric_type == MetricType::Counter);
-        let exemplar = self.exemplar(line, exemplar_allowed, exemplar_labels)?;
-        // Fast path: the lines of one histogram or summary come one after another, so a
-        // line usually continues the previous line's metric; no hashing needed then.
-        let key = &self.families[idx].key;
-        let continues = self
-            .previous
-            .filter(|prev| {
-                self.shortcuts
-                    && prev.family == idx
-                    && reused >= prev.ignored_from
-                    && reused >= ignored_from
-                    && same_special(prev.role, role, key, &pairs[..reused])
-            })
-            .map(|prev| prev.metric);
         let format = self.format;
         let fb = &mut self.families[idx];
         fb.has_samples = true;
@@ -714,6 +725,17 @@ fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         (Some(x), Some(y)) if x != y => x.cmp(y),
         _ => a.cmp(b),
     }
+}
+
+/// Whether the names of `pairs` from `from` on differ from every other name of `pairs`.
+fn distinct_after(pairs: &[LabelPair<'_>], from: usize) -> bool {
+    (from..pairs.len()).all(|j| {
+        let name = &pairs[j].0;
+        pairs
+            .iter()
+            .enumerate()
+            .all(|(i, (other, _))| i == j || other != name)
+    })
 }
 
 /// Whether `labels` holds exactly `pairs`, in the same order.

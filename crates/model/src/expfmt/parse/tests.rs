@@ -446,6 +446,21 @@ fn a_line_continues_the_previous_metric_only_with_the_same_identity() {
     }
 }
 
+#[test]
+fn a_continuing_line_still_has_its_names_checked() {
+    let input = "# TYPE h histogram\n\
+                 h_bucket{z=\"1\",a=\"2\",le=\"1\"} 1\n\
+                 h_bucket{z=\"1\",a=\"2\",le=\"+Inf\",z=\"3\"} 2\n";
+    let e = parse(input.as_bytes(), Format::Text).unwrap_err();
+    assert_eq!((e.line, e.column), (3, 32), "{e}");
+    assert_eq!(e.kind, ParseErrorKind::DuplicateLabel("z".into()));
+    let input = "# TYPE h histogram\n\
+                 h_bucket{z=\"1\",a=\"2\",le=\"1\"} 1\n\
+                 h_bucket{z=\"1\",a=\"2\",le=\"+Inf\",le=\"3\"} 2\n";
+    let e = parse(input.as_bytes(), Format::Text).unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::DuplicateLabel("le".into()));
+}
+
 mod shortcuts {
     //! The lexer's reuse of the previous line's name and pairs, and the builder's
     //! recognition of the previous metric, must change nothing: checked against parsing
