@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use tally_model::{Labels, MetricFamily, MetricType, MetricValue};
+use tally_model::{Labels, MetricType, MetricValue};
+
+use crate::stored::StoredFamily;
 
 /// An aggregated series: family name and labels without the aggregation labels.
 pub type SeriesKey = (String, Labels);
@@ -46,10 +48,33 @@ pub fn is_counter_like(t: MetricType) -> bool {
     )
 }
 
-/// The aggregated labels of a series: its labels minus the aggregation labels.
-pub fn aggregate_labels(labels: &Labels, aggregation_labels: &[String]) -> Labels {
-    let names: Vec<&str> = aggregation_labels.iter().map(String::as_str).collect();
-    labels.without(&names)
+/// The aggregated labels of a stored series: its own labels with the group's grouping
+/// key set over them (as `Labels::merged_with` does), minus the aggregation labels.
+pub fn aggregate_labels(own: &Labels, key: &Labels, aggregation_labels: &[String]) -> Labels {
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(own.len() + key.len());
+    let (mut a, mut b) = (own.iter().peekable(), key.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.0.cmp(y.0) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next()
+                }
+            },
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        if let Some((n, v)) = next {
+            if !aggregation_labels.iter().any(|agg| agg == n) {
+                pairs.push((n, v));
+            }
+        }
+    }
+    // Sorted and unique by construction, so this only copies.
+    Labels::from_unsorted(&mut pairs).unwrap_or_default()
 }
 
 /// The counter-like contribution of one metric, if its type has one.
@@ -94,17 +119,19 @@ pub(crate) fn unaggregatable(value: &MetricValue) -> Option<&'static str> {
     }
 }
 
-/// Every counter-like contribution of a family, keyed by aggregated series.
+/// Every counter-like contribution of a stored family of the group with grouping key
+/// `key`, keyed by aggregated series.
 pub fn family_contributions<'a>(
-    family: &'a MetricFamily,
+    family: &'a StoredFamily,
+    key: &'a Labels,
     aggregation_labels: &'a [String],
 ) -> impl Iterator<Item = (SeriesKey, Contribution)> + 'a {
-    family.metrics.iter().filter_map(move |m| {
-        let c = contribution(&m.value)?;
+    family.series.iter().filter_map(move |s| {
+        let c = contribution(&s.value.to_model())?;
         Some((
             (
-                family.name.clone(),
-                aggregate_labels(&m.labels, aggregation_labels),
+                family.name.to_string(),
+                aggregate_labels(&s.labels, key, aggregation_labels),
             ),
             c,
         ))
@@ -195,16 +222,18 @@ pub struct Retired {
 }
 
 impl Retired {
-    /// Adds or takes back every counter-like contribution of `families`.
+    /// Adds or takes back every counter-like contribution of `families`, the stored
+    /// families of the group with grouping key `key`.
     pub fn apply_families<'a>(
         &mut self,
-        families: impl IntoIterator<Item = &'a MetricFamily>,
+        families: impl IntoIterator<Item = &'a StoredFamily>,
+        key: &Labels,
         aggregation_labels: &[String],
         sign: f64,
     ) {
         for family in families {
-            for (key, c) in family_contributions(family, aggregation_labels) {
-                self.series.entry(key).or_default().apply(&c, sign);
+            for (series, c) in family_contributions(family, key, aggregation_labels) {
+                self.series.entry(series).or_default().apply(&c, sign);
             }
         }
     }

@@ -4,13 +4,15 @@
 //! milliseconds, so the server, the tests and a log replay all drive it the same way.
 //! Every operation either applies whole or returns an error having changed nothing.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-use tally_model::{Labels, Metric, MetricFamily, MetricType};
+use tally_model::{Labels, MetricFamily, MetricType};
 
 use crate::config::GatewayConfig;
 use crate::contribution::{decreased, is_counter_like, Retired};
 use crate::error::PushError;
+use crate::stored::{self, StoredFamilies, StoredFamily, StoredSeries};
 
 /// `PUT` replaces the whole group; `POST` replaces only the families in the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,13 +55,15 @@ pub enum PushOutcome {
 }
 
 /// One grouping key's state: the last pushed families and when they came.
+///
+/// Cloning copies the key and shares the families (a reference count increment).
 #[derive(Debug, Clone)]
 pub struct Group {
     /// The grouping key.
     pub key: Labels,
-    /// Families by name, with the grouping key's labels set over each series' labels.
-    /// Boxed: a map node holds eleven entries inline, and most groups have a few families.
-    pub families: BTreeMap<String, Box<MetricFamily>>,
+    /// The last pushed families, sorted by name, each series without the grouping key's
+    /// labels (see [`StoredFamily`]; [`Group::to_families`] sets the key over them).
+    pub families: StoredFamilies,
     /// When the last successful push arrived.
     pub last_push_ms: i64,
     /// When the last failed push arrived, if any.
@@ -75,7 +79,21 @@ pub struct Group {
 impl Group {
     /// Number of series (a histogram or summary counts once).
     pub fn series(&self) -> usize {
-        self.families.values().map(|f| f.metrics.len()).sum()
+        self.families.iter().map(|f| f.series.len()).sum()
+    }
+
+    /// The family called `name`.
+    pub fn family(&self, name: &str) -> Option<&StoredFamily> {
+        stored::find(&self.families, name)
+    }
+
+    /// The families as the model has them, with the grouping key's labels set over each
+    /// series' labels (as Pushgateway serves a group).
+    pub fn to_families(&self) -> Vec<MetricFamily> {
+        self.families
+            .iter()
+            .map(|f| f.to_family(&self.key))
+            .collect()
     }
 
     /// When the group expires.
@@ -170,8 +188,8 @@ impl Gateway {
             series += g
                 .families
                 .iter()
-                .filter(|(name, _)| !push.families.iter().any(|f| &f.name == *name))
-                .map(|(_, f)| f.metrics.len())
+                .filter(|old| !push.families.iter().any(|f| *f.name == *old.name))
+                .map(|f| f.series.len())
                 .sum::<usize>();
         }
         if series > limits.max_series_per_group {
@@ -217,14 +235,16 @@ impl Gateway {
                         reason,
                     });
                 }
-                // Labels were merged with the grouping key before validation.
-                if m.labels.len() > limits.max_labels {
+                // The limits hold for the labels with the grouping key set over them: the
+                // key's labels (checked above) replace the series' labels of their names.
+                let own = m.labels.iter().filter(|(n, _)| !push.key.contains(n));
+                if own.clone().count() + push.key.len() > limits.max_labels {
                     return Err(PushError::Limit {
                         limit: "labels per series",
                         max: limits.max_labels,
                     });
                 }
-                for (n, v) in m.labels.iter() {
+                for (n, v) in own {
                     if n.len() > limits.max_label_length || v.len() > limits.max_label_length {
                         return Err(PushError::Limit {
                             limit: "label length",
@@ -245,7 +265,7 @@ impl Gateway {
             let new = family.metric_type;
             if let Some(use_) = self.types.get(name) {
                 let replaced_here = existing
-                    .and_then(|g| g.families.get(name))
+                    .and_then(|g| g.family(name))
                     .is_some_and(|f| f.metric_type == use_.metric_type);
                 let others = use_.groups - usize::from(replaced_here);
                 if use_.metric_type != new && others > 0 {
@@ -285,19 +305,25 @@ impl Gateway {
     }
 
     pub(crate) fn add_types(&mut self, group: &Group, delta: isize) {
-        for family in group.families.values() {
+        for family in group.families.iter() {
+            let name: &str = &family.name;
             if delta > 0 {
-                self.types
-                    .entry(family.name.clone())
-                    .and_modify(|u| u.groups += 1)
-                    .or_insert(TypeUse {
-                        metric_type: family.metric_type,
-                        groups: 1,
-                    });
-            } else if let Some(u) = self.types.get_mut(&family.name) {
+                match self.types.get_mut(name) {
+                    Some(u) => u.groups += 1,
+                    None => {
+                        self.types.insert(
+                            name.to_owned(),
+                            TypeUse {
+                                metric_type: family.metric_type,
+                                groups: 1,
+                            },
+                        );
+                    }
+                }
+            } else if let Some(u) = self.types.get_mut(name) {
                 u.groups = u.groups.saturating_sub(1);
                 if u.groups == 0 {
-                    self.types.remove(&family.name);
+                    self.types.remove(name);
                 }
             }
         }
@@ -305,12 +331,6 @@ impl Gateway {
 
     /// Applies a push (rules 1–3, 5–8). On error nothing changed.
     pub fn push(&mut self, mut push: Push, now_ms: i64) -> Result<PushOutcome, PushError> {
-        // Grouping-key labels are set over each series' own labels, as Pushgateway does.
-        for family in &mut push.families {
-            for m in &mut family.metrics {
-                m.labels = m.labels.merged_with(&push.key);
-            }
-        }
         if push.start_time.is_none() {
             push.start_time = pushed_start_time(&push.families);
         }
@@ -334,73 +354,76 @@ impl Gateway {
                 return Ok(PushOutcome::Stale);
             }
         }
+        let Push {
+            method,
+            key,
+            families,
+            ttl_ms,
+            start_time,
+            sequence,
+        } = push;
+        // Grouping-key labels are set over each series' own labels, as Pushgateway does;
+        // the group keeps the series' labels without them and sets the key when read.
+        let pushed = StoredFamily::store_all(families, &key);
         if resumable {
             // The same process pushes again after its group was deleted or expired:
             // take back what its retirement added and carry on from its state.
-            if let Some(t) = self.remove_tombstone(&push.key) {
+            if let Some(t) = self.remove_tombstone(&key) {
                 self.retired.apply_families(
-                    t.families.values().map(|f| &**f),
+                    t.families.iter(),
+                    &t.key,
                     &self.config.aggregation_labels,
                     -1.0,
                 );
                 self.add_types(&t, 1);
-                self.groups.insert(push.key.clone(), t);
+                self.groups.insert(key.clone(), t);
             }
         }
-        let old = self.groups.remove(&push.key);
+        let old = self.groups.remove(&key);
         if let Some(old) = &old {
             self.add_types(old, -1);
         }
-        let restarted = old.as_ref().is_some_and(|g| restarted(g, &push));
-        let ttl_ms = push.ttl_ms.unwrap_or(self.config.default_ttl_ms);
-        let mut families: BTreeMap<String, Box<MetricFamily>> = match (push.method, &old) {
-            (PushMethod::Post, Some(g)) => g.families.clone(),
-            _ => BTreeMap::new(),
-        };
-        let agg = self.config.aggregation_labels.clone();
+        let agg = &self.config.aggregation_labels;
+        let restarted = old
+            .as_ref()
+            .is_some_and(|g| restarted(g, start_time, &pushed));
+        let mut families = pushed;
         if let Some(old) = &old {
             if restarted {
                 // Rule 2: every counter of the group retires, pushed or not.
                 self.retired
-                    .apply_families(old.families.values().map(|f| &**f), &agg, 1.0);
-                families.retain(|_, f| !is_counter_like(f.metric_type));
+                    .apply_families(old.families.iter(), &old.key, agg, 1.0);
             } else {
                 // Series that leave the group retire; the others carry on.
-                for (name, old_family) in &old.families {
-                    let replacement = match push.method {
-                        PushMethod::Put => push.families.iter().find(|f| &f.name == name),
-                        PushMethod::Post => match push.families.iter().find(|f| &f.name == name) {
-                            Some(f) => Some(f),
-                            None => continue,
-                        },
-                    };
-                    retire_departed(&mut self.retired, old_family, replacement, &agg);
+                for old_family in old.families.iter() {
+                    let replacement = stored::find(&families, &old_family.name);
+                    if method == PushMethod::Post && replacement.is_none() {
+                        continue;
+                    }
+                    retire_departed(&mut self.retired, old_family, replacement, &key, agg);
                 }
             }
-        }
-        for mut family in push.families {
-            // The parser's vectors grow by doubling; a group keeps its push for a long time.
-            family.metrics.shrink_to_fit();
-            for m in &mut family.metrics {
-                match &mut m.value {
-                    tally_model::MetricValue::Histogram(h) => h.buckets.shrink_to_fit(),
-                    tally_model::MetricValue::Summary(s) => s.quantiles.shrink_to_fit(),
-                    _ => {}
-                }
+            if method == PushMethod::Post {
+                // The families not in the body stay (their counters unless retired).
+                let kept = old.families.iter().filter(|f| {
+                    stored::find(&families, &f.name).is_none()
+                        && !(restarted && is_counter_like(f.metric_type))
+                });
+                families.extend(kept.cloned().collect::<Vec<_>>());
+                stored::sort_unique(&mut families);
             }
-            families.insert(family.name.clone(), Box::new(family));
         }
         let group = Group {
-            key: push.key.clone(),
-            families,
+            key: key.clone(),
+            families: Arc::from(families),
             last_push_ms: now_ms,
             last_failure_ms: old.as_ref().and_then(|g| g.last_failure_ms),
-            ttl_ms,
-            start_time: push.start_time,
-            sequence: push.sequence,
+            ttl_ms: ttl_ms.unwrap_or(self.config.default_ttl_ms),
+            start_time,
+            sequence,
         };
         self.add_types(&group, 1);
-        self.groups.insert(push.key, group);
+        self.groups.insert(key, group);
         Ok(PushOutcome::Applied { restarted })
     }
 
@@ -446,7 +469,8 @@ impl Gateway {
     fn retire_group(&mut self, group: Group) {
         self.add_types(&group, -1);
         self.retired.apply_families(
-            group.families.values().map(|f| &**f),
+            group.families.iter(),
+            &group.key,
             &self.config.aggregation_labels,
             1.0,
         );
@@ -493,19 +517,19 @@ fn is_stale(group: &Group, push: &Push) -> bool {
 /// Finds the metric with `labels` in `metrics`, trying position `i` first (clients push
 /// series in the same order every time) and falling back to a hash index built once.
 struct MetricLookup<'a> {
-    metrics: &'a [Metric],
+    metrics: &'a [StoredSeries],
     index: Option<HashMap<&'a Labels, usize>>,
 }
 
 impl<'a> MetricLookup<'a> {
-    fn new(metrics: &'a [Metric]) -> Self {
+    fn new(metrics: &'a [StoredSeries]) -> Self {
         Self {
             metrics,
             index: None,
         }
     }
 
-    fn find(&mut self, i: usize, labels: &Labels) -> Option<&'a Metric> {
+    fn find(&mut self, i: usize, labels: &Labels) -> Option<&'a StoredSeries> {
         if let Some(m) = self.metrics.get(i).filter(|m| &m.labels == labels) {
             return Some(m);
         }
@@ -524,19 +548,19 @@ impl<'a> MetricLookup<'a> {
 /// Rule 2: the process behind the group restarted. When both pushes carry the same
 /// start time the process did not restart, so a lower counter is that series being reset
 /// (removed and created again in the client): `retire_departed` retires just that series.
-fn restarted(group: &Group, push: &Push) -> bool {
-    if let (Some(g), Some(p)) = (group.start_time, push.start_time) {
+fn restarted(group: &Group, start_time: Option<f64>, pushed: &[StoredFamily]) -> bool {
+    if let (Some(g), Some(p)) = (group.start_time, start_time) {
         return g != p;
     }
-    push.families.iter().any(|new| {
-        let Some(old) = group.families.get(&new.name) else {
+    pushed.iter().any(|new| {
+        let Some(old) = group.family(&new.name) else {
             return false;
         };
-        let mut lookup = MetricLookup::new(&old.metrics);
-        new.metrics.iter().enumerate().any(|(i, nm)| {
+        let mut lookup = MetricLookup::new(&old.series);
+        new.series.iter().enumerate().any(|(i, ns)| {
             lookup
-                .find(i, &nm.labels)
-                .is_some_and(|om| decreased(&om.value, &nm.value))
+                .find(i, &ns.labels)
+                .is_some_and(|os| decreased(&os.value.to_model(), &ns.value.to_model()))
         })
     })
 }
@@ -545,29 +569,31 @@ fn restarted(group: &Group, push: &Push) -> bool {
 /// and those whose value went down in `new` (reset without a process restart).
 fn retire_departed(
     retired: &mut Retired,
-    old: &MetricFamily,
-    new: Option<&MetricFamily>,
+    old: &StoredFamily,
+    new: Option<&StoredFamily>,
+    key: &Labels,
     agg: &[String],
 ) {
     if !is_counter_like(old.metric_type) {
         return;
     }
     let new = new.filter(|n| n.metric_type == old.metric_type);
-    let mut lookup = new.map(|n| MetricLookup::new(&n.metrics));
-    for (i, m) in old.metrics.iter().enumerate() {
+    let mut lookup = new.map(|n| MetricLookup::new(&n.series));
+    for (i, s) in old.series.iter().enumerate() {
+        let value = s.value.to_model();
         let kept = lookup
             .as_mut()
-            .and_then(|l| l.find(i, &m.labels))
-            .is_some_and(|nm| !decreased(&m.value, &nm.value));
+            .and_then(|l| l.find(i, &s.labels))
+            .is_some_and(|ns| !decreased(&value, &ns.value.to_model()));
         if kept {
             continue;
         }
-        if let Some(c) = crate::contribution::contribution(&m.value) {
-            let key = (
-                old.name.clone(),
-                crate::contribution::aggregate_labels(&m.labels, agg),
+        if let Some(c) = crate::contribution::contribution(&value) {
+            let series = (
+                old.name.to_string(),
+                crate::contribution::aggregate_labels(&s.labels, key, agg),
             );
-            retired.apply(key, &c, 1.0);
+            retired.apply(series, &c, 1.0);
         }
     }
 }

@@ -26,6 +26,7 @@
 //! # Layout
 //!
 //! - `gateway.rs`: [`Gateway`], [`Push`], push/delete/expire.
+//! - `stored.rs`: [`StoredFamily`], the compact form a group keeps its last push in.
 //! - `contribution.rs`: counter-like contributions and the retired amounts.
 //! - `view.rs`: [`Gateway::aggregated`] and [`Gateway::group_view`].
 //! - `config.rs`: [`GatewayConfig`], [`GaugeMode`], [`Limits`].
@@ -68,6 +69,7 @@ mod error;
 mod gateway;
 mod grouping;
 mod state;
+mod stored;
 mod view;
 
 pub use config::{default_gauge_modes, GatewayConfig, GaugeMode, Limits, NamePattern};
@@ -76,4 +78,5 @@ pub use error::PushError;
 pub use gateway::{Gateway, Group, Push, PushMethod, PushOutcome};
 pub use grouping::{parse_grouping_path, GroupingError};
 pub use state::GatewayState;
+pub use stored::{StoredFamilies, StoredFamily, StoredSeries, StoredValue};
 pub use view::merge_layouts;

@@ -158,15 +158,20 @@ impl Gateway {
         let agg = &self.config.aggregation_labels;
         let mut families: BTreeMap<&str, FamilyAcc> = BTreeMap::new();
         for group in self.groups.values() {
-            for family in group.families.values() {
+            for family in group.families.iter() {
                 let acc = families.entry(&family.name).or_insert_with(|| FamilyAcc {
                     metric_type: family.metric_type,
-                    help: family.help.clone(),
+                    help: family.help.as_deref().map(str::to_owned),
                     series: BTreeMap::new(),
                 });
-                for m in &family.metrics {
-                    let labels = aggregate_labels(&m.labels, agg);
-                    add_metric(&mut acc.series, labels, &m.value, group.last_push_ms);
+                for s in family.series.iter() {
+                    let labels = aggregate_labels(&s.labels, &group.key, agg);
+                    add_metric(
+                        &mut acc.series,
+                        labels,
+                        &s.value.to_model(),
+                        group.last_push_ms,
+                    );
                 }
             }
         }
@@ -206,17 +211,13 @@ impl Gateway {
         let mut failure_time = MetricFamily::new("push_failure_time_seconds", MetricType::Gauge)
             .with_help("Last Unix time when changing this group in the Pushgateway failed.");
         for group in groups {
-            for family in group.families.values() {
-                let out = families
-                    .entry(family.name.clone())
-                    .or_insert_with(|| MetricFamily {
-                        metrics: Vec::new(),
-                        help: family.help.clone(),
-                        unit: family.unit.clone(),
-                        name: family.name.clone(),
-                        metric_type: family.metric_type,
-                    });
-                out.metrics.extend(family.metrics.iter().cloned());
+            for family in group.to_families() {
+                match families.get_mut(&family.name) {
+                    Some(out) => out.metrics.extend(family.metrics),
+                    None => {
+                        families.insert(family.name.clone(), family);
+                    }
+                }
             }
             push_time.metrics.push(Metric::new(
                 group.key.clone(),

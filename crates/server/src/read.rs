@@ -75,7 +75,7 @@ pub async fn groups_json(State(app): State<App>) -> Json<serde_json::Value> {
                 last_failure_seconds: g.last_failure_ms.map(|t| t as f64 / 1000.0),
                 ttl_left_seconds: ((g.expires_at_ms() - now).max(0)) as f64 / 1000.0,
                 series: g.series(),
-                families: g.families.keys().cloned().collect(),
+                families: g.families.iter().map(|f| f.name.to_string()).collect(),
             })
             .collect()
     };

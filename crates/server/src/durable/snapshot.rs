@@ -6,7 +6,7 @@
 //! bits in a `u64`, because JSON has no NaN or infinities.
 
 use serde::{Deserialize, Serialize};
-use tally_gateway::{GatewayState, Group, RetiredSeries};
+use tally_gateway::{GatewayState, Group, RetiredSeries, StoredFamily};
 use tally_model::expfmt::{self, Format};
 use tally_model::Labels;
 
@@ -77,9 +77,8 @@ fn floats(v: &[u64]) -> Vec<f64> {
 }
 
 fn save_group(g: &Group) -> SnapshotGroup {
-    let families: Vec<_> = g.families.values().map(|f| (**f).clone()).collect();
     let mut out = Vec::new();
-    expfmt::encode(&families, Format::Text, &mut out);
+    expfmt::encode(&g.to_families(), Format::Text, &mut out);
     SnapshotGroup {
         key: pairs(&g.key),
         exposition: String::from_utf8_lossy(&out).into_owned(),
@@ -101,11 +100,8 @@ fn load_group(s: SnapshotGroup) -> Result<Group, SnapshotError> {
     let families =
         expfmt::parse(s.exposition.as_bytes(), Format::Text).map_err(|e| damaged(e.to_string()))?;
     Ok(Group {
+        families: StoredFamily::store_all(families, &key).into(),
         key,
-        families: families
-            .into_iter()
-            .map(|f| (f.name.clone(), Box::new(f)))
-            .collect(),
         last_push_ms: s.last_push_ms,
         last_failure_ms: s.last_failure_ms,
         ttl_ms: s.ttl_ms,
