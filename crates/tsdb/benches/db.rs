@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), now);
     let mut round = 0i64;
-    let mut write_round = |db: &Db, round: i64| {
+    let write_round = |db: &Db, round: i64| {
         for chunk in labels.chunks(BATCH) {
             let mut app = db.appender();
             for (i, l) in chunk.iter().enumerate() {
