@@ -26,6 +26,7 @@ mod functions;
 mod lint;
 mod push;
 mod serve;
+mod tsdb;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,8 @@ enum Cli {
     Functions(functions::FunctionsArgs),
     /// Load generators: measure a server (`tally bench push`).
     Bench(bench::BenchArgs),
+    /// Look inside a data directory's time-series database (read-only).
+    Tsdb(tsdb::TsdbArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +77,8 @@ fn main() -> ExitCode {
         Cli::Functions(args) => functions::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Bench(args) => bench::run(&args, &mut std::io::stdout().lock())
+            .map(|()| Outcome::Parsed { problems: 0 }),
+        Cli::Tsdb(args) => tsdb::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
     };
     match result {

@@ -55,6 +55,25 @@ pub struct ServeArgs {
     /// Burst size of the per-client token bucket.
     #[arg(long, env = "TALLY_RATE_BURST")]
     rate_burst: Option<u32>,
+    /// How often the time-series head is checkpointed to its store and the log
+    /// truncated (default 1m). Hidden: tests shorten it to crash mid-checkpoint.
+    #[arg(long, env = "TALLY_CHECKPOINT_INTERVAL", hide = true)]
+    checkpoint_interval: Option<String>,
+    /// How often the aggregated view is written to the time-series database (e.g. 15s).
+    #[arg(long, env = "TALLY_SAMPLE_INTERVAL")]
+    sample_interval: Option<String>,
+    /// Also store every group's own series (labelled tally_view="group").
+    #[arg(long, env = "TALLY_STORE_GROUP_SERIES")]
+    store_group_series: bool,
+    /// Keep raw samples this long (e.g. 15d); 0 keeps them for ever.
+    #[arg(long, env = "TALLY_RETENTION")]
+    retention: Option<String>,
+    /// Drop the oldest raw samples while the database is larger than this many bytes.
+    #[arg(long, env = "TALLY_RETENTION_BYTES")]
+    retention_bytes: Option<u64>,
+    /// Most series the time-series database holds.
+    #[arg(long, env = "TALLY_MAX_SERIES")]
+    max_series: Option<usize>,
     /// A TOML file with any of the settings above (snake_case keys).
     #[arg(long, env = "TALLY_CONFIG")]
     config: Option<PathBuf>,
@@ -78,6 +97,11 @@ struct FileConfig {
     max_label_length: Option<usize>,
     rate_limit: Option<u32>,
     rate_burst: Option<u32>,
+    sample_interval: Option<String>,
+    store_group_series: Option<bool>,
+    retention: Option<String>,
+    retention_bytes: Option<u64>,
+    max_series: Option<usize>,
 }
 
 fn gauge_rule(rule: &str) -> anyhow::Result<(NamePattern, GaugeMode)> {
@@ -143,6 +167,35 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_label_length.or(file.max_label_length) {
             limits.max_label_length = v;
+        }
+        let storage = &mut c.storage;
+        if let Some(v) = self.sample_interval.clone().or(file.sample_interval) {
+            let ms = parse_duration_ms(&v)
+                .filter(|ms| *ms > 0)
+                .with_context(|| {
+                    format!("--sample-interval {v:?} is not a duration like 15s or 1m")
+                })?;
+            storage.sample_interval = std::time::Duration::from_millis(ms as u64);
+        }
+        storage.store_group_series =
+            self.store_group_series || file.store_group_series.unwrap_or(false);
+        if let Some(v) = self.retention.clone().or(file.retention) {
+            let ms = parse_duration_ms(&v)
+                .filter(|ms| *ms >= 0)
+                .with_context(|| format!("--retention {v:?} is not a duration like 15d"))?;
+            storage.retention = (ms > 0).then(|| std::time::Duration::from_millis(ms as u64));
+        }
+        if let Some(v) = self.retention_bytes.or(file.retention_bytes) {
+            storage.retention_bytes = Some(v);
+        }
+        if let Some(v) = self.max_series.or(file.max_series) {
+            storage.max_series = v;
+        }
+        if let Some(v) = &self.checkpoint_interval {
+            let ms = parse_duration_ms(v).filter(|ms| *ms > 0).with_context(|| {
+                format!("--checkpoint-interval {v:?} is not a duration like 1m")
+            })?;
+            c.storage.checkpoint_interval = std::time::Duration::from_millis(ms as u64);
         }
         let rate = self.rate_limit.or(file.rate_limit).unwrap_or(0);
         if rate > 0 {

@@ -17,6 +17,8 @@ mod support {
 mod bench_remote_write;
 #[path = "e2e/gateway_cmds.rs"]
 mod gateway_cmds;
+#[path = "e2e/tsdb_cmds.rs"]
+mod tsdb_cmds;
 
 use std::collections::BTreeSet;
 use std::path::Path;
