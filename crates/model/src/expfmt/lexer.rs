@@ -453,9 +453,14 @@ impl<'a> Lexer<'a> {
             return Err(At(c.pos, unexpected("a sample value", "end of line")));
         }
         c.expect_separator()?;
-        let start = c.pos;
-        let token = c.token();
-        let value = parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?;
+        let value = match c.small_integer() {
+            Some(value) => value,
+            None => {
+                let start = c.pos;
+                let token = c.token();
+                parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?
+            }
+        };
         let mut line = SampleLine {
             name,
             value,
@@ -757,6 +762,28 @@ impl<'a> Cursor<'a> {
     /// A token up to the next blank.
     fn token(&mut self) -> &'a str {
         self.take_while(|b| b != b' ' && b != b'\t')
+    }
+
+    /// A token of one to 15 digits, read as a number in one pass: what [`parse_float`]
+    /// makes of such a [`Cursor::token`] (most sample values are counts). `None`, with the
+    /// cursor unmoved, for any other token.
+    fn small_integer(&mut self) -> Option<f64> {
+        let bytes = self.bytes();
+        let start = self.pos;
+        let mut end = start;
+        let mut n: u64 = 0;
+        while let Some(&b) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
+            if end - start == 15 {
+                return None;
+            }
+            n = n * 10 + u64::from(b - b'0');
+            end += 1;
+        }
+        if end == start || !matches!(bytes.get(end), None | Some(b' ' | b'\t')) {
+            return None;
+        }
+        self.pos = end;
+        Some(n as f64)
     }
 
     /// `name`, the previous sample line's unquoted metric name, when this line starts with
