@@ -17,6 +17,8 @@
 //!   the aggregated totals must be exact.
 //! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
 //! - `pusher.rs`: tally's own `Pusher` end to end.
+//! - `history.rs`: the aggregated view written to the TSDB every round on a manual clock:
+//!   values over time, staleness markers for vanished series, per-group series.
 //! - `remote_write.rs`: the remote_write receiver in-process over `MemStorage`: golden
 //!   answers per error class, a hostile corpus, encode → store round trips.
 //!
@@ -37,6 +39,7 @@ mod api;
 mod bad_input;
 mod durability;
 mod harness;
+mod history;
 mod http;
 mod live;
 mod peers;
