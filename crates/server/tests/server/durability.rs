@@ -33,7 +33,9 @@ fn load_body(v: u64) -> String {
 
 /// What the load threads sent and what was acknowledged, by instance.
 #[derive(Debug, Default)]
-struct Ledger {
+pub(crate) struct Ledger {
+    /// The job label of every load group.
+    job: String,
     /// The last value each group's push was acknowledged (2xx) with.
     acked: BTreeMap<String, u64>,
     /// The last value sent to each group, acknowledged or not.
@@ -44,19 +46,31 @@ struct Ledger {
 
 /// Client threads, each pushing its own groups with counters that grow every round,
 /// until the rounds are done or the server stops answering.
-struct Load {
+pub(crate) struct Load {
     threads: Vec<JoinHandle<()>>,
     ledger: Arc<Mutex<Ledger>>,
     acks: Arc<AtomicUsize>,
 }
 
 impl Load {
-    fn start(http: &Http, threads: usize, groups: usize, rounds: u64) -> Self {
-        let ledger = Arc::new(Mutex::new(Ledger::default()));
+    /// Starts `threads` threads pushing `groups` groups each (`job/<job>/instance/t<t>-g<g>`)
+    /// for `rounds` rounds.
+    pub(crate) fn start(
+        http: &Http,
+        job: &str,
+        threads: usize,
+        groups: usize,
+        rounds: u64,
+    ) -> Self {
+        let ledger = Arc::new(Mutex::new(Ledger {
+            job: job.to_owned(),
+            ..Ledger::default()
+        }));
         let acks = Arc::new(AtomicUsize::new(0));
         let threads = (0..threads)
             .map(|t| {
                 let (http, ledger, acks) = (http.clone(), ledger.clone(), acks.clone());
+                let job = job.to_owned();
                 std::thread::spawn(move || {
                     for round in 1..=rounds {
                         for g in 0..groups {
@@ -66,7 +80,7 @@ impl Load {
                                 .unwrap()
                                 .attempted
                                 .insert(instance.clone(), round);
-                            let key = format!("job/load/instance/{instance}");
+                            let key = format!("job/{job}/instance/{instance}");
                             match http.push("PUT", &key, &load_body(round)) {
                                 Ok(r) if (200..300).contains(&r.status) => {
                                     ledger.lock().unwrap().acked.insert(instance, round);
@@ -92,6 +106,11 @@ impl Load {
         }
     }
 
+    /// Pushes acknowledged so far.
+    pub(crate) fn acks(&self) -> usize {
+        self.acks.load(Ordering::SeqCst)
+    }
+
     /// Waits (bounded) until `n` pushes were acknowledged.
     fn wait_for_acks(&self, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -105,7 +124,8 @@ impl Load {
         }
     }
 
-    fn join(self) -> Ledger {
+    /// Waits for the threads (they stop when the rounds are done or the server is gone).
+    pub(crate) fn join(self) -> Ledger {
         for t in self.threads {
             t.join().expect("a load thread panicked");
         }
@@ -118,12 +138,15 @@ impl Load {
 
 /// Every acknowledged push is in the recovered state (its value or a later one), and
 /// nothing was counted that was never sent.
-fn check_recovered(ledger: &Ledger, http: &Http) {
+pub(crate) fn check_recovered(ledger: &Ledger, http: &Http) {
     assert!(ledger.refused.is_empty(), "refused: {:?}", ledger.refused);
     let groups = http.groups();
     let mut lost = Vec::new();
     for (instance, acked) in &ledger.acked {
-        let labels = [("instance", instance.as_str()), ("job", "load")];
+        let labels = [
+            ("instance", instance.as_str()),
+            ("job", ledger.job.as_str()),
+        ];
         let attempted = ledger.attempted[instance] as f64;
         let got = groups.get(&series("load_ops_total", &labels)).copied();
         let count = groups.get(&series("load_seconds_count", &labels)).copied();
@@ -141,14 +164,15 @@ fn check_recovered(ledger: &Ledger, http: &Http) {
         lost.join("\n")
     );
     let agg = http.aggregated();
-    let total = value(&agg, &series("load_ops_total", &[("job", "load")]));
+    let job = [("job", ledger.job.as_str())];
+    let total = value(&agg, &series("load_ops_total", &job));
     let acked: u64 = ledger.acked.values().sum();
     let attempted: u64 = ledger.attempted.values().sum();
     assert!(
         total >= acked as f64 && total <= attempted as f64,
         "aggregated total {total}, acknowledged {acked}, sent {attempted}"
     );
-    let hist = value(&agg, &series("load_seconds_count", &[("job", "load")]));
+    let hist = value(&agg, &series("load_seconds_count", &job));
     assert_eq!(hist, total, "histogram count and counter move together");
 }
 
@@ -156,7 +180,7 @@ fn check_recovered(ledger: &Ledger, http: &Http) {
 fn sigkill_under_load_loses_no_acknowledged_push() {
     let dir = TempDir::new().unwrap();
     let mut server = TallyProcess::start(dir.path(), &[]);
-    let load = Load::start(&server.http(), 6, 4, 150);
+    let load = Load::start(&server.http(), "load", 6, 4, 150);
     load.wait_for_acks(600);
     server.sigkill();
     let ledger = load.join();
@@ -218,7 +242,7 @@ fn sigterm_finishes_requests_and_leaves_everything() {
         23.0
     );
 
-    let load = Load::start(&http, 4, 3, 150);
+    let load = Load::start(&http, "load", 4, 3, 150);
     load.wait_for_acks(300);
     let status = server.sigterm(Duration::from_secs(20));
     let ledger = load.join();

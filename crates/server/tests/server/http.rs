@@ -65,6 +65,19 @@ impl Http {
         Self::reply(result)
     }
 
+    /// `POST /api/v1/write` with a remote_write 1.0 body (snappy-compressed protobuf,
+    /// e.g. from `remote_write::proto::encode_body`) and the headers Prometheus sends.
+    pub fn remote_write(&self, body: &[u8]) -> Result<Reply, String> {
+        Self::reply(
+            self.agent
+                .post(&self.url("/api/v1/write"))
+                .header("Content-Encoding", "snappy")
+                .header("Content-Type", "application/x-protobuf")
+                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+                .send(body),
+        )
+    }
+
     /// `DELETE /metrics/<key>`.
     pub fn delete(&self, key: &str) -> Result<Reply, String> {
         Self::reply(

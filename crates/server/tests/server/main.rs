@@ -13,10 +13,15 @@
 //!   status and a message naming the problem, changing nothing; and the rate limit.
 //! - `durability.rs`: `kill -9` under load and `SIGTERM` of a real `tally serve`; logs with
 //!   a torn or corrupt tail.
+//! - `crash_tsdb.rs`: `kill -9` of a real `tally serve` under remote_write and push load
+//!   (at an arbitrary moment and mid-checkpoint), every acknowledged sample found in the
+//!   TSDB opened read-only; a torn or corrupt TSDB log tail recovered and reported.
 //! - `python_clients.rs` (+ `clients.py`): 20 processes of the Python `prometheus_client`;
 //!   the aggregated totals must be exact.
 //! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
 //! - `pusher.rs`: tally's own `Pusher` end to end.
+//! - `history.rs`: the aggregated view written to the TSDB every round on a manual clock:
+//!   values over time, staleness markers for vanished series, per-group series.
 //! - `history.rs`: the aggregated view written to the TSDB every round on a manual clock:
 //!   values over time, staleness markers for vanished series, per-group series.
 //! - `remote_write.rs`: the remote_write receiver in-process over `MemStorage`: golden
@@ -37,8 +42,10 @@
 
 mod api;
 mod bad_input;
+mod crash_tsdb;
 mod durability;
 mod harness;
+mod history;
 mod history;
 mod http;
 mod live;
