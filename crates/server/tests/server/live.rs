@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tally_server::{Recovery, ServeError, ServerConfig, SystemClock};
+use tally_server::{App, Recovery, ServeError, ServerConfig, SystemClock};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,6 +25,8 @@ pub struct LiveServer {
     pub addr: SocketAddr,
     /// What opening the data directory recovered.
     pub recovery: Recovery,
+    /// The shared state the server runs on (its TSDB, for reads no HTTP API offers).
+    pub app: App,
     runtime: Runtime,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
@@ -47,12 +49,13 @@ impl LiveServer {
         let (app, recovery) =
             tally_server::open(config, Arc::new(SystemClock)).expect("opening the server state");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = runtime.spawn(tally_server::serve_on(listener, app, async move {
+        let task = runtime.spawn(tally_server::serve_on(listener, app.clone(), async move {
             let _ = stopped.await;
         }));
         Self {
             addr,
             recovery,
+            app,
             runtime,
             stop: Some(stop),
             task: Some(task),

@@ -19,9 +19,9 @@
 //! - `python_clients.rs` (+ `clients.py`): 20 processes of the Python `prometheus_client`;
 //!   the aggregated totals must be exact.
 //! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
+//! - `prometheus_remote_write.rs`: Debian's `prometheus` scrapes itself and remote_writes
+//!   to tally; tally's TSDB holds exactly its samples, and its metadata.
 //! - `pusher.rs`: tally's own `Pusher` end to end.
-//! - `history.rs`: the aggregated view written to the TSDB every round on a manual clock:
-//!   values over time, staleness markers for vanished series, per-group series.
 //! - `history.rs`: the aggregated view written to the TSDB every round on a manual clock:
 //!   values over time, staleness markers for vanished series, per-group series.
 //! - `remote_write.rs`: the remote_write receiver in-process over `MemStorage`: golden
@@ -46,12 +46,12 @@ mod crash_tsdb;
 mod durability;
 mod harness;
 mod history;
-mod history;
 mod http;
 mod live;
 mod peers;
 mod process;
 mod prometheus;
+mod prometheus_remote_write;
 mod pusher;
 mod python_clients;
 mod remote_write;

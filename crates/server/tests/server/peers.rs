@@ -105,26 +105,30 @@ impl Prometheus {
     /// Starts Prometheus with one scrape job, `tally`, on `target` (`host:port`), with
     /// `honor_labels: true`, and waits until it is ready.
     pub fn scraping(target: &str) -> Self {
+        Self::with_config(|_| {
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: tally\n    honor_labels: true\n    \
+                 static_configs:\n      - targets: ['{target}']\n"
+            )
+        })
+    }
+
+    /// Starts Prometheus with the `prometheus.yml` that `config` writes for the port it
+    /// will listen on (so it can scrape itself), and waits until it is ready.
+    pub fn with_config(config: impl Fn(u16) -> String) -> Self {
         let program = find_program("prometheus");
         let mut last_log = String::new();
         for _ in 0..3 {
             let dir = TempDir::new().expect("creating a temporary directory");
-            let config = dir.path().join("prometheus.yml");
-            std::fs::write(
-                &config,
-                format!(
-                    "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                     scrape_configs:\n  - job_name: tally\n    honor_labels: true\n    \
-                     static_configs:\n      - targets: ['{target}']\n"
-                ),
-            )
-            .expect("writing prometheus.yml");
+            let port = free_port();
+            let config_file = dir.path().join("prometheus.yml");
+            std::fs::write(&config_file, config(port)).expect("writing prometheus.yml");
             let log = dir.path().join("prometheus.log");
             let out = File::create(&log).expect("creating the log");
             let err = out.try_clone().expect("cloning the log handle");
-            let port = free_port();
             let child = Command::new(&program)
-                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--config.file={}", config_file.display()))
                 .arg(format!(
                     "--storage.tsdb.path={}",
                     dir.path().join("data").display()
