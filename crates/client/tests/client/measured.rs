@@ -4,7 +4,6 @@
 //! Every test in this binary shares the default registry, so each test measures functions
 //! of its own names. Module-level functions have `module="client::measured"` (this module).
 
-
 use std::error::Error;
 use std::future::Future;
 use std::num::ParseIntError;
