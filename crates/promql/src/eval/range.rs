@@ -1,0 +1,159 @@
+//! Range vectors as function arguments: a range selector or a subquery gives raw series,
+//! and a function runs over the window `(ref - range, ref]` of each series at each step.
+
+use tally_model::Labels;
+
+use super::selector::window;
+use super::{drop_metric_name, Evaluator, Mat, Point, Series};
+use crate::error::QueryError;
+use crate::plan::{At, Node};
+
+/// One series' window at one step, what a range-vector function sees.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window<'p> {
+    /// The samples with `reft - range < t <= reft`, oldest first; never empty.
+    pub points: &'p [Point],
+    /// The step's timestamp.
+    pub t: i64,
+    /// The window's end: the step (or `@` time) minus the offset.
+    pub reft: i64,
+    pub range_ms: i64,
+    /// The step's index.
+    pub step: usize,
+}
+
+/// The range-vector argument of a function, materialised.
+#[derive(Debug)]
+pub(crate) struct RangeArg {
+    /// Series labels and their samples in time order (no staleness markers).
+    pub series: Vec<(Labels, Vec<Point>)>,
+    pub range_ms: i64,
+    pub offset_ms: i64,
+    pub at: Option<At>,
+}
+
+impl Evaluator<'_> {
+    /// Materialises a range selector or subquery argument.
+    pub(crate) fn range_arg(&mut self, node: &Node) -> Result<RangeArg, QueryError> {
+        match node {
+            Node::Matrix { sel, range_ms } => Ok(RangeArg {
+                series: self.select_range(sel, *range_ms)?,
+                range_ms: *range_ms,
+                offset_ms: sel.offset_ms,
+                at: sel.at,
+            }),
+            Node::Subquery {
+                expr,
+                range_ms,
+                step_ms,
+                offset_ms,
+                at,
+            } => {
+                let mat = self.eval_subquery(expr, *range_ms, *step_ms, *offset_ms, *at)?;
+                let series = mat
+                    .into_iter()
+                    .map(|s| {
+                        let labels = if s.drop_name {
+                            drop_metric_name(&s.labels)
+                        } else {
+                            s.labels
+                        };
+                        (labels, s.points)
+                    })
+                    .collect();
+                Ok(RangeArg {
+                    series,
+                    range_ms: *range_ms,
+                    offset_ms: *offset_ms,
+                    at: *at,
+                })
+            }
+            _ => Err(QueryError::Unsupported(
+                "expected a range vector argument".to_owned(),
+            )),
+        }
+    }
+
+    /// Evaluates a subquery's inner expression at its own steps: aligned to multiples of
+    /// the step, from just after `start - offset - range` to `end - offset` (with `@`,
+    /// around the `@` time instead).
+    pub(crate) fn eval_subquery(
+        &mut self,
+        expr: &Node,
+        range_ms: i64,
+        step_ms: Option<i64>,
+        offset_ms: i64,
+        at: Option<At>,
+    ) -> Result<Mat, QueryError> {
+        let step = step_ms
+            .filter(|s| *s > 0)
+            .unwrap_or(self.ctx.subquery_step_ms)
+            .max(1);
+        let (base_start, base_end) = match at {
+            Some(a) => {
+                let t = self.at_time(a);
+                (t, t)
+            }
+            None => (self.start, self.end),
+        };
+        let bound = base_start - offset_ms - range_ms;
+        let mut start = step * (bound / step);
+        if start <= bound {
+            start += step;
+        }
+        let end = base_end - offset_ms;
+        let saved = (self.start, self.end, self.interval);
+        (self.start, self.end, self.interval) = (start, end, step);
+        let result = self.eval_mat(expr);
+        (self.start, self.end, self.interval) = saved;
+        result
+    }
+
+    /// Runs `f` over each series' window at each step; `f` returns the output value, if
+    /// any. Output series keep the input labels and get `drop_name`.
+    pub(crate) fn over_windows<F>(
+        &mut self,
+        arg: &RangeArg,
+        drop_name: bool,
+        mut f: F,
+    ) -> Result<Mat, QueryError>
+    where
+        F: FnMut(&mut Self, &Labels, Window<'_>) -> Result<Option<f64>, QueryError>,
+    {
+        let refs: Vec<(i64, i64)> = self
+            .steps()
+            .map(|t| (t, arg.at.map_or(t, |a| self.at_time(a)) - arg.offset_ms))
+            .collect();
+        let mut out = Vec::new();
+        for (labels, points) in &arg.series {
+            self.check_time()?;
+            let mut result = Vec::new();
+            for (k, &(t, reft)) in refs.iter().enumerate() {
+                let w = window(points, reft - arg.range_ms, reft);
+                if w.is_empty() {
+                    continue;
+                }
+                self.check_samples(w.len())?;
+                let win = Window {
+                    points: w,
+                    t,
+                    reft,
+                    range_ms: arg.range_ms,
+                    step: k,
+                };
+                if let Some(v) = f(self, labels, win)? {
+                    result.push(Point { t, v });
+                }
+            }
+            if !result.is_empty() {
+                self.charge(result.len())?;
+                out.push(Series {
+                    labels: labels.clone(),
+                    points: result,
+                    drop_name,
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,165 @@
+//! Instant and range vector selectors: series from the store, the lookback window,
+//! staleness markers, `offset` and `@`.
+
+use tally_model::{is_stale_nan, Sample};
+use tally_storage::SelectHints;
+
+use super::{Evaluator, Mat, Point, Series};
+use crate::error::QueryError;
+use crate::plan::Selector;
+
+/// A series from the store: its labels and samples in time order.
+pub(crate) type Raw = tally_storage::Series;
+
+impl Evaluator<'_> {
+    /// The time a selector reads at for step `ts`: its `@` time (or the step) minus its
+    /// offset.
+    pub(crate) fn ref_time(&self, sel: &Selector, ts: i64) -> i64 {
+        sel.at.map_or(ts, |a| self.at_time(a)) - sel.offset_ms
+    }
+
+    /// The earliest and latest reference time of `sel` over the steps.
+    fn ref_bounds(&self, sel: &Selector) -> (i64, i64) {
+        let (a, b) = (self.ref_time(sel, self.start), self.ref_time(sel, self.end));
+        (a.min(b), a.max(b))
+    }
+
+    /// The series matching `sel` with their samples in `[mint, maxt]`, sorted by labels.
+    pub(crate) fn select(
+        &mut self,
+        sel: &Selector,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<Raw>, QueryError> {
+        self.check_time()?;
+        if mint > maxt {
+            return Ok(Vec::new());
+        }
+        let querier = self.ctx.storage.querier(mint, maxt)?;
+        let hints = SelectHints::default();
+        let mut out: Vec<Raw> = Vec::new();
+        for (i, matchers) in sel.alternatives.iter().enumerate() {
+            let found = querier.select(matchers, &hints)?;
+            if i == 0 {
+                out = found;
+            } else {
+                out.extend(found);
+            }
+        }
+        if sel.alternatives.len() > 1 {
+            out.sort_by(|a, b| a.labels.cmp(&b.labels));
+            out.dedup_by(|a, b| a.labels == b.labels);
+        }
+        Ok(out)
+    }
+
+    /// The sample an instant selector sees at `reft`: the newest at or before it, within
+    /// the lookback window, unless it is a staleness marker.
+    fn sample_at(&self, samples: &[Sample], reft: i64) -> Option<Sample> {
+        let idx = samples.partition_point(|s| s.timestamp_ms <= reft);
+        let s = *samples.get(idx.checked_sub(1)?)?;
+        if s.timestamp_ms <= reft - self.ctx.lookback_ms || is_stale_nan(s.value) {
+            return None;
+        }
+        Some(s)
+    }
+
+    /// An instant vector selector at every step. With `timestamps`, the values are the
+    /// seconds of the samples' own timestamps (what `timestamp()` needs) and the series
+    /// are marked to lose their name.
+    pub(crate) fn eval_selector_with(
+        &mut self,
+        sel: &Selector,
+        timestamps: bool,
+    ) -> Result<Mat, QueryError> {
+        let (lo, hi) = self.ref_bounds(sel);
+        let raw = self.select(sel, lo - self.ctx.lookback_ms + 1, hi)?;
+        let steps: Vec<(i64, i64)> = self.steps().map(|t| (t, self.ref_time(sel, t))).collect();
+        let mut out = Vec::with_capacity(raw.len());
+        for series in raw {
+            self.check_time()?;
+            let mut points = Vec::new();
+            for &(t, reft) in &steps {
+                if let Some(s) = self.sample_at(&series.samples, reft) {
+                    let v = if timestamps {
+                        s.timestamp_ms as f64 / 1000.0
+                    } else {
+                        s.value
+                    };
+                    points.push(Point { t, v });
+                }
+            }
+            if !points.is_empty() {
+                self.charge(points.len())?;
+                out.push(Series {
+                    labels: series.labels,
+                    points,
+                    drop_name: timestamps,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// An instant vector selector at every step.
+    pub(crate) fn eval_selector(&mut self, sel: &Selector) -> Result<Mat, QueryError> {
+        self.eval_selector_with(sel, false)
+    }
+
+    /// A range selector's raw series: samples in `(min ref - range, max ref]` without
+    /// staleness markers.
+    pub(crate) fn select_range(
+        &mut self,
+        sel: &Selector,
+        range_ms: i64,
+    ) -> Result<Vec<(tally_model::Labels, Vec<Point>)>, QueryError> {
+        let (lo, hi) = self.ref_bounds(sel);
+        let raw = self.select(sel, lo - range_ms + 1, hi)?;
+        Ok(raw
+            .into_iter()
+            .map(|s| {
+                let points = s
+                    .samples
+                    .iter()
+                    .filter(|p| !is_stale_nan(p.value))
+                    .map(|p| Point {
+                        t: p.timestamp_ms,
+                        v: p.value,
+                    })
+                    .collect();
+                (s.labels, points)
+            })
+            .collect())
+    }
+
+    /// A range selector evaluated on its own (the result of an instant query): the raw
+    /// samples of each series in the window ending at the evaluation time.
+    pub(crate) fn eval_matrix_selector(
+        &mut self,
+        sel: &Selector,
+        range_ms: i64,
+    ) -> Result<Mat, QueryError> {
+        let reft = self.ref_time(sel, self.start);
+        let mut out = Vec::new();
+        for (labels, points) in self.select_range(sel, range_ms)? {
+            let window = window(&points, reft - range_ms, reft);
+            if window.is_empty() {
+                continue;
+            }
+            self.charge(window.len())?;
+            out.push(Series {
+                labels,
+                points: window.to_vec(),
+                drop_name: false,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The points with `lo < t <= hi`.
+pub(crate) fn window(points: &[Point], lo: i64, hi: i64) -> &[Point] {
+    let a = points.partition_point(|p| p.t <= lo);
+    let b = points.partition_point(|p| p.t <= hi);
+    &points[a..b.max(a)]
+}

@@ -1,0 +1,251 @@
+//! A runner for Prometheus' PromQL test scripts (the `.test` files of
+//! `promql/promqltest/testdata`), as described in `../shared/promql-tests/FORMAT.md`.
+//!
+//! A script loads series into an empty [`MemStorage`](tally_storage::MemStorage) and
+//! evaluates expressions against expected results. Like Prometheus' runner, every
+//! instant eval is also checked with `@` pinned to its time and evaluated at other times
+//! (unless it calls a time-dependent function), and as a range query around its time.
+//! Native histogram samples (`{{...}}`) are parsed and skipped; start-timestamp lines
+//! (`@st`) are skipped.
+//!
+//! # Layout
+//!
+//! - `promqltest/series.rs`: series notation and durations.
+//! - `promqltest/script.rs`: commands and expectations.
+//! - `promqltest/compare.rs`: result comparison with Prometheus' float tolerance.
+//! - `promqltest/run.rs`: running the commands.
+//! - [`ExpectedFailures`]: the checked-in list of evals known to fail, with reasons.
+//!
+//! # Example
+//!
+//! ```
+//! use tally_promql::promqltest::Runner;
+//!
+//! let script = "load 1m\n  up{job=\"a\"} 1 0 1\n\neval instant at 2m sum(up)\n  {} 1\n";
+//! let report = Runner::new().run("example.test", script)?;
+//! assert_eq!((report.passed(), report.failed()), (1, 0));
+//! # Ok::<(), tally_promql::promqltest::ScriptError>(())
+//! ```
+
+mod compare;
+mod run;
+mod script;
+mod series;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineConfig};
+
+/// A script that cannot be read as the test language.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ScriptError {
+    /// The 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The outcome of one `eval` command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalOutcome {
+    /// The 1-based line of the `eval` header.
+    pub line: usize,
+    /// The header as written.
+    pub header: String,
+    /// The expression.
+    pub expr: String,
+    /// Why it failed, with expected and actual results; `None` if it passed.
+    pub failure: Option<String>,
+}
+
+/// The outcomes of one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptReport {
+    /// The script's name (its file name).
+    pub name: String,
+    /// One outcome per eval, in order.
+    pub evals: Vec<EvalOutcome>,
+}
+
+impl ScriptReport {
+    /// Evals that passed.
+    pub fn passed(&self) -> usize {
+        self.evals.iter().filter(|e| e.failure.is_none()).count()
+    }
+
+    /// Evals that failed.
+    pub fn failed(&self) -> usize {
+        self.evals.len() - self.passed()
+    }
+}
+
+/// Runs scripts with an engine configured as Prometheus' test engine: 5 m lookback,
+/// 1 m default subquery step, at most 10000 samples per query, 100 s timeout.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    engine: Engine,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runner {
+    /// A runner with the test engine's settings.
+    pub fn new() -> Self {
+        Self {
+            engine: Engine::new(EngineConfig {
+                lookback_delta: Duration::from_secs(300),
+                max_samples: 10_000,
+                timeout: Some(Duration::from_secs(100)),
+                default_subquery_step: Duration::from_secs(60),
+            }),
+        }
+    }
+
+    /// Runs a script given as text.
+    pub fn run(&self, name: &str, text: &str) -> Result<ScriptReport, ScriptError> {
+        let cmds = script::parse_script(text)?;
+        Ok(ScriptReport {
+            name: name.to_owned(),
+            evals: run::run_commands(&self.engine, &cmds),
+        })
+    }
+
+    /// Runs the script in a file; the report is named after the file name.
+    pub fn run_file(&self, path: &Path) -> Result<ScriptReport, ScriptError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
+            line: 0,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        self.run(&name, &text)
+    }
+}
+
+/// One known failure: why the eval is allowed to fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedFailure {
+    /// The expression, for readers of the list.
+    pub expr: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The list of evals allowed to fail, keyed by script file name and eval line.
+///
+/// The file format: one entry per line, `FILE:LINE<TAB>REASON<TAB>EXPR`; blank lines
+/// and lines starting with `#` are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpectedFailures {
+    entries: BTreeMap<(String, usize), ExpectedFailure>,
+}
+
+/// The list checked in with this crate (`tests/expected-failures.txt`).
+pub const BUILTIN_EXPECTED_FAILURES: &str = include_str!("../tests/expected-failures.txt");
+
+impl ExpectedFailures {
+    /// Parses a list.
+    pub fn parse(text: &str) -> Result<Self, ScriptError> {
+        let mut entries = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end();
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let err = |m: &str| ScriptError {
+                line: i + 1,
+                message: m.to_owned(),
+            };
+            let mut parts = line.splitn(3, '\t');
+            let key = parts.next().unwrap_or("");
+            let reason = parts.next().unwrap_or("").trim();
+            let expr = parts.next().unwrap_or("").trim();
+            let (file, eval_line) = key
+                .rsplit_once(':')
+                .ok_or_else(|| err("expected FILE:LINE"))?;
+            let eval_line: usize = eval_line.parse().map_err(|_| err("bad line number"))?;
+            if reason.is_empty() {
+                return Err(err("every entry needs a reason"));
+            }
+            entries.insert(
+                (file.to_owned(), eval_line),
+                ExpectedFailure {
+                    expr: expr.to_owned(),
+                    reason: reason.to_owned(),
+                },
+            );
+        }
+        Ok(Self { entries })
+    }
+
+    /// The checked-in list.
+    pub fn builtin() -> Self {
+        Self::parse(BUILTIN_EXPECTED_FAILURES).unwrap_or_default()
+    }
+
+    /// The entry for an eval, if it is allowed to fail.
+    pub fn get(&self, file: &str, line: usize) -> Option<&ExpectedFailure> {
+        self.entries.get(&(file.to_owned(), line))
+    }
+
+    /// All entries for one script file, by line.
+    pub fn for_file<'a>(
+        &'a self,
+        file: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a ExpectedFailure)> + 'a {
+        self.entries
+            .iter()
+            .filter(move |((f, _), _)| f == file)
+            .map(|((_, l), e)| (*l, e))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_failures_format() {
+        let list = ExpectedFailures::parse(
+            "# comment\nfoo.test:12\tparser: no first_over_time\tfirst_over_time(x[1m])\n",
+        )
+        .unwrap_or_default();
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            list.get("foo.test", 12).map(|e| e.reason.as_str()),
+            Some("parser: no first_over_time")
+        );
+        assert!(ExpectedFailures::parse("foo.test:1\t\tx").is_err());
+    }
+
+    #[test]
+    fn runs_a_script() {
+        let script = "load 1m\n  m{a=\"1\"} 0+1x10\n  m{a=\"2\"} 0+2x10\n\neval instant at 10m sum(m)\n  {} 30\n\neval instant at 10m m\n  m{a=\"1\"} 10\n\neval range from 0 to 2m step 1m m * 2\n  {a=\"1\"} 0 2 4\n  {a=\"2\"} 0 4 8\n";
+        let r = Runner::new()
+            .run("t", script)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.evals.len(), 3);
+        assert!(r.evals[0].failure.is_none(), "{:?}", r.evals[0].failure);
+        assert!(r.evals[1].failure.is_some());
+        assert!(r.evals[2].failure.is_none(), "{:?}", r.evals[2].failure);
+    }
+}
