@@ -20,9 +20,9 @@ use parking_lot::Mutex;
 ///   call and borrows the child without touching any shared cache line.
 ///
 /// Lookups read an immutable table through an [`ArcSwap`] (a thread-local fast path, no
-/// shared write), so they scale across threads. Adding a child copies the table of child
-/// pointers (copy-on-write, serialized by a mutex): creating children is rare next to
-/// updating them. The arity `N` is checked at compile time. Cloning a family is shallow.
+/// shared write), so they scale across threads. Adding a child copies the table (a
+/// reference-count increment per child; copy-on-write, serialized by a mutex): creating
+/// children is rare next to updating them. The arity `N` is checked at compile time. Cloning a family is shallow.
 pub struct Family<M, const N: usize> {
     inner: Arc<FamilyInner<M, N>>,
 }
@@ -52,14 +52,113 @@ struct FamilyInner<M, const N: usize> {
     hasher: foldhash::fast::FixedState,
 }
 
+/// An immutable snapshot of the children, replaced whole (copy-on-write) when one is added
+/// or removed.
+///
+/// A lookup touches few cache lines, one after the other: the index's control bytes, the
+/// matching [`Slot`] (hash, key pointer, position), the key's bytes, then the [`Entry`]
+/// holding the metric handle inline.
 struct Table<M, const N: usize> {
-    index: HashTable<usize>,
-    entries: Vec<Arc<Child<M, N>>>,
+    index: HashTable<Slot>,
+    /// Children in creation order.
+    entries: Vec<Entry<M, N>>,
 }
 
-struct Child<M, const N: usize> {
-    values: [Box<str>; N],
+impl<M: Clone, const N: usize> Clone for Table<M, N> {
+    fn clone(&self) -> Self {
+        Self {
+            index: self.index.clone(),
+            entries: self.entries.clone(),
+        }
+    }
+}
+
+/// Where to find one child, by the hash of its label values.
+#[derive(Clone)]
+struct Slot {
+    hash: u64,
+    /// The label values, each followed by `0xff` (a byte UTF-8 never contains, so the
+    /// joined form is unambiguous): what a lookup compares, in one allocation.
+    key: Arc<[u8]>,
+    /// Position in [`Table::entries`].
+    idx: usize,
+}
+
+impl Slot {
+    fn new(hash: u64, values: &[&str], idx: usize) -> Self {
+        let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+        for v in values {
+            key.extend_from_slice(v.as_bytes());
+            key.push(0xff);
+        }
+        Self {
+            hash,
+            key: key.into(),
+            idx,
+        }
+    }
+
+    /// Whether this slot's key is `values`.
+    #[inline]
+    fn is(&self, values: &[&str]) -> bool {
+        let mut rest = &*self.key;
+        for v in values {
+            let v = v.as_bytes();
+            // `rest` starts with one value of the key and its `0xff`; neither holds `0xff`
+            // before the separator, so a separator at `v.len()` means equal lengths.
+            if rest.get(v.len()) != Some(&0xff) || !bytes_eq(&rest[..v.len()], v) {
+                return false;
+            }
+            rest = &rest[v.len() + 1..];
+        }
+        true
+    }
+}
+
+/// One child: its metric handle and its label values (shared by every snapshot).
+struct Entry<M, const N: usize> {
     metric: M,
+    values: Arc<[Box<str>; N]>,
+}
+
+impl<M: Clone, const N: usize> Clone for Entry<M, N> {
+    fn clone(&self) -> Self {
+        Self {
+            metric: self.metric.clone(),
+            values: self.values.clone(),
+        }
+    }
+}
+
+/// `a == b`, without a call to `memcmp` for the short strings label values usually are
+/// (the call costs more than the comparison itself).
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
+        8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u32 {
+    let mut b = [0; 4];
+    b.copy_from_slice(&s[at..at + 4]);
+    u32::from_ne_bytes(b)
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    let mut b = [0; 8];
+    b.copy_from_slice(&s[at..at + 8]);
+    u64::from_ne_bytes(b)
 }
 
 /// A child borrowed by [`Family::with`]; dereferences to the metric.
@@ -70,6 +169,7 @@ pub struct Labelled<M, const N: usize> {
 
 impl<M, const N: usize> Deref for Labelled<M, N> {
     type Target = M;
+    #[inline]
     fn deref(&self) -> &M {
         &self.table.entries[self.idx].metric
     }
@@ -103,26 +203,24 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
         &self.inner.label_names
     }
 
+    /// The hash of label values. Each `write` folds the value's length in, so no
+    /// separator is needed for `["ab", "c"]` and `["a", "bc"]` to hash apart (and a
+    /// collision would only cost a comparison: lookups compare the values).
+    #[inline]
     fn hash(&self, values: &[&str; N]) -> u64 {
         let mut h = self.inner.hasher.build_hasher();
         for v in values {
             h.write(v.as_bytes());
-            h.write_u8(0xff);
         }
         h.finish()
     }
 
+    #[inline]
     fn find(table: &Table<M, N>, hash: u64, values: &[&str; N]) -> Option<usize> {
         table
             .index
-            .find(hash, |&i| {
-                table.entries[i]
-                    .values
-                    .iter()
-                    .zip(values)
-                    .all(|(a, b)| &**a == *b)
-            })
-            .copied()
+            .find(hash, |slot| slot.hash == hash && slot.is(values))
+            .map(|slot| slot.idx)
     }
 
     /// The child for `values`, created on first use: the resolved handle for hot paths.
@@ -132,13 +230,22 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
 
     /// Borrows the child for `values`, created on first use. Does not clone the handle, so
     /// it writes no shared memory when the child exists.
+    #[inline]
     pub fn with(&self, values: &[&str; N]) -> Labelled<M, N> {
         let hash = self.hash(values);
         let table = self.inner.table.load();
-        if let Some(idx) = Self::find(&table, hash, values) {
-            return Labelled { table, idx };
+        match Self::find(&table, hash, values) {
+            Some(idx) => Labelled { table, idx },
+            None => {
+                drop(table);
+                self.with_new(hash, values)
+            }
         }
-        drop(table);
+    }
+
+    /// [`with`](Self::with) for values not found: creates the child.
+    #[cold]
+    fn with_new(&self, hash: u64, values: &[&str; N]) -> Labelled<M, N> {
         self.insert(hash, values);
         let table = self.inner.table.load();
         // Inserted above and never removed since but by `remove`/`clear`; if one raced
@@ -147,7 +254,7 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
             Some(idx) => Labelled { table, idx },
             None => {
                 drop(table);
-                self.with(values)
+                self.with_new(hash, values)
             }
         }
     }
@@ -158,23 +265,16 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
         if Self::find(&current, hash, values).is_some() {
             return;
         }
-        let mut entries = current.entries.clone();
-        let mut index = current.index.clone();
-        entries.push(Arc::new(Child {
-            values: values.map(Box::from),
+        let mut table = Table::clone(&current);
+        let idx = table.entries.len();
+        table.entries.push(Entry {
             metric: (self.inner.make)(),
-        }));
-        let hasher = &self.inner.hasher;
-        let rehash = |&i: &usize| {
-            let mut h = hasher.build_hasher();
-            for v in &entries[i].values {
-                h.write(v.as_bytes());
-                h.write_u8(0xff);
-            }
-            h.finish()
-        };
-        index.insert_unique(hash, entries.len() - 1, rehash);
-        self.inner.table.store(Arc::new(Table { index, entries }));
+            values: Arc::new(values.map(Box::from)),
+        });
+        table
+            .index
+            .insert_unique(hash, Slot::new(hash, values, idx), |s| s.hash);
+        self.inner.table.store(Arc::new(table));
     }
 
     /// Removes the child for `values`; returns whether it existed. Handles already held
@@ -203,20 +303,12 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
         self.inner.table.store(Arc::new(self.reindex(Vec::new())));
     }
 
-    fn reindex(&self, entries: Vec<Arc<Child<M, N>>>) -> Table<M, N> {
+    fn reindex(&self, entries: Vec<Entry<M, N>>) -> Table<M, N> {
         let mut index = HashTable::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
             let values: [&str; N] = std::array::from_fn(|k| &*e.values[k]);
             let hash = self.hash(&values);
-            let hasher = &self.inner.hasher;
-            index.insert_unique(hash, i, |&j| {
-                let mut h = hasher.build_hasher();
-                for v in &entries[j].values {
-                    h.write(v.as_bytes());
-                    h.write_u8(0xff);
-                }
-                h.finish()
-            });
+            index.insert_unique(hash, Slot::new(hash, &values, i), |s| s.hash);
         }
         Table { index, entries }
     }
@@ -260,6 +352,56 @@ mod tests {
             seen,
             [("GET,200".to_owned(), 3.0), ("POST,500".to_owned(), 1.0)]
         );
+    }
+
+    #[test]
+    fn values_are_compared_whole() {
+        // Same bytes split differently, prefixes, empty values, every length class of
+        // `bytes_eq` (and past it), and non-ASCII text.
+        let sets: [[&str; 2]; 14] = [
+            ["ab", "c"],
+            ["a", "bc"],
+            ["abc", ""],
+            ["", "abc"],
+            ["", ""],
+            ["GET", "200"],
+            ["GET", "2000"],
+            ["GETS", "200"],
+            ["abcdefg", "x"],
+            ["abcdefgh", "x"],
+            ["abcdefghijklmnop", "x"],
+            ["abcdefghijklmnopq", "x"],
+            ["abcdefghijklmnopr", "x"],
+            ["é", "\u{1F600}"],
+        ];
+        let family: Family<Counter, 2> = Family::new(["a", "b"], Counter::new);
+        for (i, values) in sets.iter().enumerate() {
+            family.with(values).inc_by(i as u64 + 1);
+        }
+        assert_eq!(family.len(), sets.len());
+        for (i, values) in sets.iter().enumerate() {
+            assert_eq!(family.with(values).get_u64(), i as u64 + 1, "{values:?}");
+        }
+        let mut seen = Vec::new();
+        family.for_each(|values, _| seen.push([values[0].to_string(), values[1].to_string()]));
+        assert_eq!(seen, sets.map(|v| v.map(String::from)));
+    }
+
+    #[test]
+    fn bytes_eq_matches_slice_equality() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for len in 0..=text.len() {
+            let a = &text.as_bytes()[..len];
+            assert!(bytes_eq(a, a));
+            for flip in 0..len {
+                let mut b = a.to_vec();
+                b[flip] ^= 1;
+                assert!(!bytes_eq(a, &b), "len {len}, byte {flip}");
+            }
+            if len > 0 {
+                assert!(!bytes_eq(a, &a[..len - 1]));
+            }
+        }
     }
 
     #[test]
