@@ -8,11 +8,12 @@
 //! capped at [`MAX_STRIPES`].
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crossbeam_utils::CachePadded;
 
-/// Upper bound on stripes per metric (memory per counter is 64 bytes per stripe).
+/// Upper bound on stripes per metric (a counter takes one `CachePadded` cell per stripe:
+/// 128 bytes on x86-64, where crossbeam pads to two lines for the adjacent-line prefetcher).
 pub const MAX_STRIPES: usize = 16;
 
 /// Number of stripes every striped metric uses (a power of two).
@@ -38,34 +39,19 @@ pub(crate) fn thread_stripe() -> usize {
     STRIPE.with(|s| *s)
 }
 
-/// A `u64` sum spread over per-stripe cells.
-#[derive(Debug)]
-pub(crate) struct StripedU64 {
-    cells: Box<[CachePadded<AtomicU64>]>,
+/// One `T` per stripe, each on its own cache line, in a single allocation: the handle to a
+/// striped metric is this one pointer, so an update is one dependent load away from its
+/// cell.
+pub(crate) fn new_stripes<T>(mut make: impl FnMut() -> T) -> Arc<[CachePadded<T>]> {
+    (0..stripe_count())
+        .map(|_| CachePadded::new(make()))
+        .collect()
 }
 
-impl StripedU64 {
-    pub(crate) fn new() -> Self {
-        Self {
-            cells: (0..stripe_count())
-                .map(|_| CachePadded::new(AtomicU64::new(0)))
-                .collect(),
-        }
-    }
-
-    /// Adds `n` to this thread's cell. Wraps on overflow (after 2^64 increments).
-    #[inline]
-    pub(crate) fn add(&self, n: u64) {
-        let i = thread_stripe() & (self.cells.len() - 1);
-        self.cells[i].fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The sum over all cells. Not a snapshot: concurrent adds may or may not be included.
-    pub(crate) fn sum(&self) -> u64 {
-        self.cells
-            .iter()
-            .fold(0u64, |acc, c| acc.wrapping_add(c.load(Ordering::Relaxed)))
-    }
+/// This thread's cell among `cells` (made by [`new_stripes`], so a power-of-two count).
+#[inline]
+pub(crate) fn this_stripe<T>(cells: &[CachePadded<T>]) -> &T {
+    &cells[thread_stripe() & (cells.len() - 1)]
 }
 
 /// Adds `delta` to an `f64` stored as bits in `cell`, with a compare-and-swap loop.
@@ -86,22 +72,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sums_across_threads() {
-        let s = std::sync::Arc::new(StripedU64::new());
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                let s = s.clone();
-                std::thread::spawn(move || {
+    fn threads_add_to_their_own_stripes() {
+        let cells = new_stripes(|| AtomicU64::new(0));
+        assert!(cells.len().is_power_of_two());
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
                     for _ in 0..10_000 {
-                        s.add(1);
+                        this_stripe(&cells).fetch_add(1, Ordering::Relaxed);
                     }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert_eq!(s.sum(), 40_000);
+                });
+            }
+        });
+        let sum: u64 = cells.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        assert_eq!(sum, 40_000);
     }
 
     #[test]
