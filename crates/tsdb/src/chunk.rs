@@ -344,6 +344,18 @@ impl XorChunk {
         })
     }
 
+    /// The encoding alone, as [`bytes`](Self::bytes) returns it, without the encoder state:
+    /// for a cut chunk kept in memory, a `Box<[u8]>` takes 16 bytes besides the encoding
+    /// where an `XorChunk` takes 80 (and the spare capacity is released). Reopen it with
+    /// [`from_bytes`](Self::from_bytes) to append again.
+    pub fn into_bytes(self) -> Box<[u8]> {
+        if self.buf.is_empty() {
+            Box::new([0])
+        } else {
+            self.buf.into_boxed_slice()
+        }
+    }
+
     /// An iterator over the samples, oldest first.
     pub fn iter(&self) -> ChunkIter<'_> {
         ChunkIter::new(self.bytes())

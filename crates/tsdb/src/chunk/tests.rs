@@ -117,6 +117,11 @@ fn accessors() {
     let mut c = c;
     c.shrink_to_fit();
     assert_eq!(c.heap_size(), c.bytes().len());
+    assert_eq!(*c.clone().into_bytes(), *c.bytes());
+    assert_eq!(*XorChunk::new().into_bytes(), [0]);
+    if cfg!(target_pointer_width = "64") {
+        assert_eq!(std::mem::size_of::<XorChunk>(), 80);
+    }
 }
 
 #[test]
