@@ -24,6 +24,7 @@ mod bench_remote_write;
 mod check_metrics;
 mod functions;
 mod lint;
+mod promqltest;
 mod push;
 mod serve;
 mod tsdb;
@@ -65,6 +66,13 @@ enum Cli {
     Bench(bench::BenchArgs),
     /// Look inside a data directory's time-series database (read-only).
     Tsdb(tsdb::TsdbArgs),
+    /// Run Prometheus' PromQL test scripts (.test files) against tally's query engine;
+    /// prints failing evals with expected and actual results, then `N passed, M failed`.
+    #[command(
+        after_help = "Exit status: 0 if every eval passed or is listed as an expected \
+        failure, 1 otherwise, 2 on usage errors."
+    )]
+    Promqltest(promqltest::PromqltestArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +88,7 @@ fn main() -> ExitCode {
             .map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Tsdb(args) => tsdb::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
+        Cli::Promqltest(args) => promqltest::run(&args, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,
