@@ -26,6 +26,11 @@ pub struct EngineConfig {
     pub timeout: Option<Duration>,
     /// The step of a subquery written without one (`[5m:]`).
     pub default_subquery_step: Duration,
+    /// Remove `__name__` at the end of the query instead of at each operation that
+    /// changes a metric's meaning (Prometheus' `promql-delayed-name-removal` feature,
+    /// off by default there and here). Queries like `sum by (__name__) (rate(x[5m]))` or
+    /// `label_replace(rate(x[5m]), "n", "$1", "__name__", "(.+)")` see the name.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +40,7 @@ impl Default for EngineConfig {
             max_samples: 50_000_000,
             timeout: Some(Duration::from_secs(120)),
             default_subquery_step: Duration::from_secs(60),
+            delayed_name_removal: false,
         }
     }
 }
@@ -291,6 +297,7 @@ impl Engine {
             query_end: end,
             range_query,
             subquery_step_ms: ms(self.config.default_subquery_step).max(1),
+            delayed_name_removal: self.config.delayed_name_removal,
         }
     }
 }
@@ -311,3 +318,6 @@ fn to_matrix(m: Mat) -> Vec<Series> {
     out.sort_by(|a, b| a.labels.cmp(&b.labels));
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -76,6 +76,10 @@ pub(crate) struct Context<'a> {
     pub query_end: i64,
     pub range_query: bool,
     pub subquery_step_ms: i64,
+    /// Keep `__name__` until the end of the query (Prometheus' feature flag
+    /// `promql-delayed-name-removal`) instead of dropping it where an operation
+    /// changes the metric's meaning.
+    pub delayed_name_removal: bool,
 }
 
 /// Evaluates plan nodes over `[start, end]` in steps of `interval` (ms). Subqueries
@@ -281,6 +285,11 @@ impl<'a> Evaluator<'a> {
                 ..
             } => self.eval_call(func, args, *pos, arg_pos)?,
         };
+        let out = if self.ctx.delayed_name_removal {
+            out
+        } else {
+            drop_names_now(node, out)?
+        };
         self.samples = before;
         self.charge(out.iter().map(|s| s.points.len()).sum())?;
         Ok(Val::Mat(out))
@@ -301,6 +310,36 @@ impl<'a> Evaluator<'a> {
         }
         Ok(Val::Mat(mat))
     }
+}
+
+/// Without delayed name removal: drops `__name__` right away where an operation marked
+/// it, then, as Prometheus does at that point, fails if a function over a range vector
+/// now has two series with the same labels, and otherwise merges such series (failing
+/// if they have a point at the same time).
+fn drop_names_now(node: &Node, mat: Mat) -> Result<Mat, QueryError> {
+    if !mat.iter().any(|s| s.drop_name) {
+        return Ok(mat);
+    }
+    let range_function = matches!(node, Node::Call { args, .. }
+        if args.iter().any(|a| a.value_type() == ValueType::Matrix));
+    let mat: Mat = mat
+        .into_iter()
+        .map(|mut s| {
+            if s.drop_name {
+                s.labels = drop_metric_name(&s.labels);
+                s.drop_name = false;
+            }
+            s
+        })
+        .collect();
+    if range_function {
+        let mut seen = std::collections::HashSet::new();
+        if !mat.iter().all(|s| seen.insert(&s.labels)) {
+            return Err(QueryError::DuplicateLabelset);
+        }
+        return Ok(mat);
+    }
+    merge_same_labels(mat)
 }
 
 /// Drops `__name__` from series marked for it and merges series that end up with the

@@ -83,7 +83,8 @@ impl ScriptReport {
 }
 
 /// Runs scripts with an engine configured as Prometheus' test engine: 5 m lookback,
-/// 1 m default subquery step, at most 10000 samples per query, 100 s timeout.
+/// 1 m default subquery step, at most 10000 samples per query, 100 s timeout, delayed
+/// `__name__` removal.
 #[derive(Debug, Clone)]
 pub struct Runner {
     engine: Engine,
@@ -104,6 +105,7 @@ impl Runner {
                 max_samples: 10_000,
                 timeout: Some(Duration::from_secs(100)),
                 default_subquery_step: Duration::from_secs(60),
+                delayed_name_removal: true,
             }),
         }
     }

@@ -184,7 +184,11 @@ impl Evaluator<'_> {
                     "bucket label \"le\" is missing or has a malformed value of {}",
                     go_quote(le.as_bytes())
                 );
-                if let Some(name) = s.labels.get("__name__") {
+                if let Some(name) = s
+                    .labels
+                    .get("__name__")
+                    .filter(|_| self.ctx.delayed_name_removal)
+                {
                     msg.push_str(&format!(" for metric name {}", go_quote(name.as_bytes())));
                 }
                 self.annotate(AnnotationKind::Warning, msg, arg_pos);
@@ -268,7 +272,7 @@ impl Evaluator<'_> {
             let (v, forced) = bucket_quantile(q[k], buckets);
             if forced {
                 let mut msg = "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".to_owned();
-                if let Some(n) = name {
+                if let Some(n) = name.as_ref().filter(|_| ev.ctx.delayed_name_removal) {
                     msg.push_str(&format!(" for metric name {}", go_quote(n.as_bytes())));
                 }
                 ev.annotate(AnnotationKind::Info, msg, vec_pos);
