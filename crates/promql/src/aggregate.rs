@@ -218,6 +218,7 @@ impl Evaluator<'_> {
         let mut state = vec![Group::default(); out.len()];
         let mut stepper = StepInput::new(&input);
         let mut buf = Vec::new();
+        let mut produced = 0;
         for (k, t) in self.steps().enumerate() {
             self.check_time()?;
             stepper.gather(t, &mut buf);
@@ -241,9 +242,10 @@ impl Evaluator<'_> {
                         v: g.finish(op, q),
                     });
                     s.drop_name = g.drop_name;
+                    produced += 1;
                 }
             }
-            self.check_samples(buf.len())?;
+            self.check_samples(buf.len() + produced)?;
         }
         out.retain(|s| !s.points.is_empty());
         Ok(out)

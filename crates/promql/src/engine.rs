@@ -118,9 +118,9 @@ impl Query {
     }
 
     /// The same query with `@ at_ms` added to every selector and subquery that has no
-    /// `@` (not inside subqueries): Prometheus' conformance runner checks that such a
-    /// query gives the same result at other evaluation times.
-    pub fn pinned_at(&self, at_ms: i64) -> Query {
+    /// `@` (not inside subqueries): the conformance runner checks, as Prometheus' does,
+    /// that such a query gives the same result at other evaluation times.
+    pub(crate) fn pinned_at(&self, at_ms: i64) -> Query {
         Query {
             text: self.text.clone(),
             node: self.node.pinned_at(at_ms),

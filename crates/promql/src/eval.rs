@@ -189,13 +189,20 @@ impl<'a> Evaluator<'a> {
         });
     }
 
+    /// Fails if one point per step would pass the sample limit: guards allocations
+    /// sized by the number of steps.
+    pub(crate) fn check_steps(&self) -> Result<(), QueryError> {
+        self.check_samples(self.num_steps())
+    }
+
     /// A scalar as a series: no labels, `v` at every step.
-    pub(crate) fn constant(&self, v: f64) -> Mat {
-        vec![Series {
+    pub(crate) fn constant(&self, v: f64) -> Result<Mat, QueryError> {
+        self.check_steps()?;
+        Ok(vec![Series {
             labels: Labels::new(),
             points: self.steps().map(|t| Point { t, v }).collect(),
             drop_name: false,
-        }]
+        }])
     }
 
     /// The value of a scalar expression at every step (NaN where it has none).
@@ -235,7 +242,7 @@ impl<'a> Evaluator<'a> {
         }
         let before = self.samples;
         let out = match node {
-            Node::Number(v) => self.constant(*v),
+            Node::Number(v) => self.constant(*v)?,
             Node::String(s) => return Ok(Val::Str(s.text())),
             Node::Selector(sel) => self.eval_selector(sel)?,
             Node::Matrix { sel, range_ms } => {

@@ -222,3 +222,18 @@ fn annotations_point_into_the_query() {
         ["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"g\" (1:10)"]
     );
 }
+
+#[test]
+fn huge_step_counts_hit_the_limit_before_allocating() {
+    let db = store();
+    let small = Engine::new(EngineConfig {
+        max_samples: 1000,
+        ..EngineConfig::default()
+    });
+    let e = small
+        .range(&db, "vector(1)", 0, i64::MAX / 4, 1)
+        .unwrap_err();
+    assert!(matches!(e, QueryError::TooManySamples(_)), "{e}");
+    // A selector with nothing to return is fine over many steps.
+    assert!(small.range(&db, "nothing", 0, 100_000, 1).is_ok());
+}

@@ -120,15 +120,15 @@ impl Evaluator<'_> {
     where
         F: FnMut(&mut Self, &Labels, Window<'_>) -> Result<Option<f64>, QueryError>,
     {
-        let refs: Vec<(i64, i64)> = self
-            .steps()
-            .map(|t| (t, arg.at.map_or(t, |a| self.at_time(a)) - arg.offset_ms))
-            .collect();
         let mut out = Vec::new();
         for (labels, points) in &arg.series {
             self.check_time()?;
             let mut result = Vec::new();
-            for (k, &(t, reft)) in refs.iter().enumerate() {
+            for (k, t) in self.steps().enumerate() {
+                if k % 4096 == 4095 {
+                    self.check_time()?;
+                }
+                let reft = arg.at.map_or(t, |a| self.at_time(a)) - arg.offset_ms;
                 let w = window(points, reft - arg.range_ms, reft);
                 if w.is_empty() {
                     continue;
@@ -143,6 +143,9 @@ impl Evaluator<'_> {
                 };
                 if let Some(v) = f(self, labels, win)? {
                     result.push(Point { t, v });
+                    if result.len() % 4096 == 0 {
+                        self.check_samples(result.len())?;
+                    }
                 }
             }
             if !result.is_empty() {

@@ -74,12 +74,15 @@ impl Evaluator<'_> {
     ) -> Result<Mat, QueryError> {
         let (lo, hi) = self.ref_bounds(sel);
         let raw = self.select(sel, lo - self.ctx.lookback_ms + 1, hi)?;
-        let steps: Vec<(i64, i64)> = self.steps().map(|t| (t, self.ref_time(sel, t))).collect();
         let mut out = Vec::with_capacity(raw.len());
         for series in raw {
             self.check_time()?;
             let mut points = Vec::new();
-            for &(t, reft) in &steps {
+            for (k, t) in self.steps().enumerate() {
+                if k % 4096 == 4095 {
+                    self.check_time()?;
+                }
+                let reft = self.ref_time(sel, t);
                 if let Some(s) = self.sample_at(&series.samples, reft) {
                     let v = if timestamps {
                         s.timestamp_ms as f64 / 1000.0
@@ -87,6 +90,9 @@ impl Evaluator<'_> {
                         s.value
                     };
                     points.push(Point { t, v });
+                    if points.len() % 4096 == 0 {
+                        self.check_samples(points.len())?;
+                    }
                 }
             }
             if !points.is_empty() {

@@ -112,6 +112,10 @@ impl Evaluator<'_> {
             let m = self.eval_mat(&args[0])?;
             return Ok(Some(self.map_points(m, |v, _| Some(f(v)))));
         }
+        if matches!(func, "round" | "clamp" | "clamp_min" | "clamp_max") {
+            // Their scalar arguments are held per step.
+            self.check_steps()?;
+        }
         let out = match func {
             "round" => {
                 let to_nearest = match args.get(1) {

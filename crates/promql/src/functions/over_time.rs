@@ -132,6 +132,7 @@ impl Evaluator<'_> {
         arg: &RangeArg,
         node: &Node,
     ) -> Result<Mat, QueryError> {
+        self.check_steps()?;
         let present = self.over_windows(arg, true, |_, _, _| Ok(Some(1.0)))?;
         let mut covered = vec![false; self.num_steps()];
         for s in &present {

@@ -46,12 +46,13 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
 
 impl Evaluator<'_> {
     /// A series without labels with `f(step time)` at every step.
-    fn steps_series(&self, f: impl Fn(i64) -> f64) -> Mat {
-        vec![Series {
+    fn steps_series(&self, f: impl Fn(i64) -> f64) -> Result<Mat, QueryError> {
+        self.check_steps()?;
+        Ok(vec![Series {
             labels: Labels::new(),
             points: self.steps().map(|t| Point { t, v: f(t) }).collect(),
             drop_name: false,
-        }]
+        }])
     }
 
     /// Evaluates one of this module's functions; `None` if `func` is not one.
@@ -62,13 +63,14 @@ impl Evaluator<'_> {
         pos: usize,
     ) -> Result<Option<Mat>, QueryError> {
         let out = match func {
-            "time" => self.steps_series(|t| t as f64 / 1000.0),
-            "pi" => self.constant(std::f64::consts::PI),
+            "time" => self.steps_series(|t| t as f64 / 1000.0)?,
+            "pi" => self.constant(std::f64::consts::PI)?,
             "vector" => {
                 let v = self.eval_scalar(&args[0])?;
-                self.steps_series(|t| v[self.step_index(t)])
+                self.steps_series(|t| v[self.step_index(t)])?
             }
             "scalar" => {
+                self.check_steps()?;
                 let m = self.eval_mat(&args[0])?;
                 let mut input = StepInput::new(&m);
                 let mut buf = Vec::new();
