@@ -396,3 +396,46 @@ pub(crate) fn merge_same_labels(mat: Mat) -> Result<Mat, QueryError> {
     }
     Ok(out)
 }
+
+/// Helpers for the evaluator's unit tests: a store from literal series and a query.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use tally_model::{Labels, Sample};
+    use tally_storage::{MemStorage, Storage};
+
+    use crate::engine::{Engine, EngineConfig};
+    use crate::error::QueryError;
+    use crate::value::Value;
+
+    /// A store holding `(labels, samples)` pairs; labels as `(name, value)` pairs.
+    pub(crate) fn store(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> MemStorage {
+        let db = MemStorage::new();
+        let mut app = db.appender();
+        for (labels, samples) in series {
+            let labels = Labels::from_pairs(labels.iter().copied()).unwrap();
+            for &(t, v) in *samples {
+                app.append(&labels, Sample::new(t, v)).unwrap();
+            }
+        }
+        app.commit().unwrap();
+        db
+    }
+
+    /// Runs `q` at `t` with delayed name removal (the conformance engine's setting).
+    pub(crate) fn instant(db: &MemStorage, q: &str, t: i64) -> Result<Value, QueryError> {
+        let engine = Engine::new(EngineConfig {
+            delayed_name_removal: true,
+            ..EngineConfig::default()
+        });
+        engine.instant(db, q, t).map(|r| r.value)
+    }
+
+    /// The values of an instant vector result, in result order.
+    pub(crate) fn values(v: &Value) -> Vec<f64> {
+        match v {
+            Value::Vector(v) => v.iter().map(|s| s.value).collect(),
+            Value::Scalar { value, .. } => vec![*value],
+            other => panic!("not a vector: {other:?}"),
+        }
+    }
+}

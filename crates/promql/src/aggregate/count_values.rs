@@ -77,3 +77,26 @@ impl Evaluator<'_> {
         Ok(out.finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::test_support::{instant, store};
+    use crate::value::Value;
+
+    #[test]
+    fn counts_each_value() {
+        let db = store(&[
+            (&[("__name__", "m"), ("i", "a")], &[(0, 1.0)]),
+            (&[("__name__", "m"), ("i", "b")], &[(0, 1.0)]),
+            (&[("__name__", "m"), ("i", "c")], &[(0, 0.5)]),
+        ]);
+        let Value::Vector(mut v) = instant(&db, r#"count_values("v", m)"#, 0).unwrap() else {
+            panic!()
+        };
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        assert_eq!(v[0].labels.get("v"), Some("0.5"));
+        assert_eq!((v[0].value, v[1].value), (1.0, 2.0));
+        let e = instant(&db, r#"count_values("a\xc5z", m)"#, 0).unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid label name "a\xc5z""#);
+    }
+}

@@ -157,6 +157,27 @@ mod tests {
     }
 
     #[test]
+    fn ties_and_nan_come_out_as_in_prometheus() {
+        use crate::eval::test_support::{instant, store, values};
+        let db = store(&[
+            (&[("__name__", "m"), ("i", "a")], &[(0, 1.0)]),
+            (&[("__name__", "m"), ("i", "b")], &[(0, 3.0)]),
+            (&[("__name__", "m"), ("i", "c")], &[(0, f64::NAN)]),
+            (&[("__name__", "m"), ("i", "d")], &[(0, 3.0)]),
+            (&[("__name__", "m"), ("i", "e")], &[(0, 2.0)]),
+        ]);
+        let top = instant(&db, "topk(3, m)", 0).unwrap();
+        assert_eq!(values(&top), [3.0, 3.0, 2.0]);
+        let bottom = instant(&db, "bottomk(10, m)", 0).unwrap();
+        let v = values(&bottom);
+        assert_eq!(&v[..4], [1.0, 2.0, 3.0, 3.0]);
+        assert!(v[4].is_nan());
+        assert!(values(&instant(&db, "topk(0, m)", 0).unwrap()).is_empty());
+        let e = instant(&db, "topk(scalar(nothing), m)", 0).unwrap_err();
+        assert_eq!(e.to_string(), "Parameter value is NaN");
+    }
+
+    #[test]
     fn go_v_format() {
         assert_eq!(go_fmt_g(-9.223372036854776e18), "-9.223372036854776e+18");
     }

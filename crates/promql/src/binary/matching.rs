@@ -241,6 +241,28 @@ mod tests {
     }
 
     #[test]
+    fn matching_errors() {
+        use crate::eval::test_support::{instant, store};
+        let db = store(&[
+            (&[("__name__", "a"), ("j", "x"), ("i", "1")], &[(0, 1.0)]),
+            (&[("__name__", "a"), ("j", "x"), ("i", "2")], &[(0, 2.0)]),
+            (&[("__name__", "b"), ("j", "x")], &[(0, 10.0)]),
+        ]);
+        let e = instant(&db, "a + on(j) b", 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)"
+        );
+        let e = instant(&db, "b + on(j) a", 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "found duplicate series for the match group {j=\"x\"} on the right hand-side of the operation: [{__name__=\"a\", i=\"1\", j=\"x\"}, {__name__=\"a\", i=\"2\", j=\"x\"}];many-to-many matching not allowed: matching labels must be unique on one side"
+        );
+        let ok = instant(&db, "a + on(j) group_left b", 0).unwrap();
+        assert_eq!(crate::eval::test_support::values(&ok).len(), 2);
+    }
+
+    #[test]
     fn signatures_and_result_labels() {
         let on = Matching {
             card: Cardinality::OneToOne,

@@ -160,3 +160,31 @@ impl Evaluator<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::test_support::{instant, store, values};
+    use crate::value::Value;
+
+    #[test]
+    fn subquery_steps_are_aligned_to_the_step() {
+        let db = store(&[(
+            &[("__name__", "m")],
+            &[(0, 0.0), (30_000, 1.0), (60_000, 2.0), (90_000, 3.0)],
+        )]);
+        let Value::Matrix(m) = instant(&db, "m[1m:15s]", 100_000).unwrap() else {
+            panic!()
+        };
+        let ts: Vec<i64> = m[0].samples.iter().map(|s| s.timestamp_ms).collect();
+        assert_eq!(ts, [45_000, 60_000, 75_000, 90_000]);
+        assert_eq!(
+            values(&instant(&db, "count_over_time(m[1m:15s])", 100_000).unwrap()),
+            [4.0]
+        );
+        // @ pins the subquery's window whatever the evaluation time.
+        assert_eq!(
+            values(&instant(&db, "max_over_time(m[30s:10s] @ 60)", 500_000).unwrap()),
+            [2.0]
+        );
+    }
+}

@@ -169,3 +169,55 @@ pub(crate) fn window(points: &[Point], lo: i64, hi: i64) -> &[Point] {
     let b = points.partition_point(|p| p.t <= hi);
     &points[a..b.max(a)]
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::test_support::{instant, store, values};
+    use tally_model::stale_nan;
+
+    #[test]
+    fn lookback_window_is_left_open() {
+        let db = store(&[(&[("__name__", "m")], &[(0, 1.0)])]);
+        assert_eq!(values(&instant(&db, "m", 299_999).unwrap()), [1.0]);
+        assert!(values(&instant(&db, "m", 300_000).unwrap()).is_empty());
+        assert!(values(&instant(&db, "m", -1).unwrap()).is_empty());
+    }
+
+    #[test]
+    fn staleness_marker_ends_the_series() {
+        let db = store(&[(
+            &[("__name__", "m")],
+            &[(0, 1.0), (10_000, stale_nan()), (20_000, 2.0)],
+        )]);
+        assert_eq!(values(&instant(&db, "m", 5_000).unwrap()), [1.0]);
+        assert!(values(&instant(&db, "m", 15_000).unwrap()).is_empty());
+        assert_eq!(values(&instant(&db, "m", 25_000).unwrap()), [2.0]);
+        // Range selectors leave the marker out.
+        assert_eq!(
+            values(&instant(&db, "count_over_time(m[1m])", 30_000).unwrap()),
+            [2.0]
+        );
+    }
+
+    #[test]
+    fn offset_and_at() {
+        let db = store(&[(
+            &[("__name__", "m")],
+            &[(0, 0.0), (60_000, 1.0), (120_000, 2.0)],
+        )]);
+        assert_eq!(
+            values(&instant(&db, "m offset 1m", 120_000).unwrap()),
+            [1.0]
+        );
+        assert_eq!(values(&instant(&db, "m offset -1m", 0).unwrap()), [1.0]);
+        assert_eq!(values(&instant(&db, "m @ 60", 1_000_000).unwrap()), [1.0]);
+        assert_eq!(
+            values(&instant(&db, "m @ 120 offset 2m", 0).unwrap()),
+            [0.0]
+        );
+        assert_eq!(
+            values(&instant(&db, "timestamp(m @ 90)", 0).unwrap()),
+            [60.0]
+        );
+    }
+}

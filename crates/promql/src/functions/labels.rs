@@ -97,3 +97,42 @@ impl Evaluator<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::eval::test_support::{instant, store};
+    use crate::value::Value;
+
+    #[test]
+    fn replace_join_and_their_errors() {
+        let db = store(&[
+            (&[("__name__", "m"), ("src", "a-1")], &[(0, 1.0)]),
+            (&[("__name__", "m"), ("src", "b-2")], &[(0, 2.0)]),
+        ]);
+        let Value::Vector(v) = instant(
+            &db,
+            r#"label_replace(m, "dst", "$2:$1", "src", "(.)-(.)")"#,
+            0,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(v[0].labels.get("dst"), Some("1:a"));
+        let Value::Vector(v) = instant(&db, r#"label_join(m, "j", "/", "src", "src")"#, 0).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(v[1].labels.get("j"), Some("b-2/b-2"));
+        let e = instant(&db, r#"label_replace(m, "d", "x", "src", "(")"#, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid regular expression in label_replace(): ("
+        );
+        // Overwriting the distinguishing label makes the two series one.
+        let e = instant(&db, r#"label_replace(m, "src", "same", "src", ".*")"#, 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "vector cannot contain metrics with the same labelset"
+        );
+    }
+}
