@@ -395,6 +395,63 @@ impl<'a> Lexer<'a> {
 
     fn lex_sample(&mut self, mut c: Cursor<'a>) -> LexResult<Entry<'a>> {
         self.exemplar_labels.clear();
+        let name = self.lex_series(&mut c)?;
+        if c.at_end() {
+            return Err(At(c.pos, unexpected("a sample value", "end of line")));
+        }
+        c.expect_separator()?;
+        let value = match c.small_integer() {
+            Some(value) => value,
+            None => {
+                let start = c.pos;
+                let token = c.token();
+                parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?
+            }
+        };
+        let mut line = SampleLine {
+            name,
+            value,
+            timestamp_ms: None,
+            exemplar: None,
+        };
+        if c.at_end() {
+            return Ok(Entry::Sample(line));
+        }
+        c.expect_separator()?;
+        if c.at_end() && self.format == Format::Text {
+            return Ok(Entry::Sample(line));
+        }
+        if c.peek() != Some(b'#') {
+            let start = c.pos;
+            let token = c.token();
+            line.timestamp_ms = match self.format {
+                Format::Text => parse_ms(token),
+                Format::OpenMetrics => parse_seconds_to_ms(token),
+            };
+            if line.timestamp_ms.is_none() {
+                return Err(At(
+                    start,
+                    ParseErrorKind::InvalidTimestamp(token.to_owned()),
+                ));
+            }
+            if c.at_end() {
+                return Ok(Entry::Sample(line));
+            }
+            c.expect_separator()?;
+            if c.at_end() && self.format == Format::Text {
+                return Ok(Entry::Sample(line));
+            }
+        }
+        if self.format == Format::Text || c.peek() != Some(b'#') {
+            return Err(At(c.pos, unexpected("end of line", c.found())));
+        }
+        line.exemplar = Some(self.lex_exemplar(c)?);
+        Ok(Entry::Sample(line))
+    }
+
+    /// Lexes a sample line's metric name and labels (into `labels`), reusing what the
+    /// previous sample line's text shares with this one's (see the module documentation).
+    fn lex_series(&mut self, c: &mut Cursor<'a>) -> LexResult<Cow<'a, str>> {
         // The previous line's pairs stay in `labels` until the label set is reached, which
         // decides how many of them to keep.
         let mut previous_text = std::mem::take(&mut self.label_text);
@@ -448,58 +505,7 @@ impl<'a> Lexer<'a> {
                 None => return Err(At(start, unexpected("a metric name", "\"{\""))),
             }
         }
-        let name = name.ok_or_else(|| At(c.pos, unexpected("a metric name", c.found())))?;
-        if c.at_end() {
-            return Err(At(c.pos, unexpected("a sample value", "end of line")));
-        }
-        c.expect_separator()?;
-        let value = match c.small_integer() {
-            Some(value) => value,
-            None => {
-                let start = c.pos;
-                let token = c.token();
-                parse_float(token).ok_or_else(|| At(start, invalid_value(token, &c, start)))?
-            }
-        };
-        let mut line = SampleLine {
-            name,
-            value,
-            timestamp_ms: None,
-            exemplar: None,
-        };
-        if c.at_end() {
-            return Ok(Entry::Sample(line));
-        }
-        c.expect_separator()?;
-        if c.at_end() && self.format == Format::Text {
-            return Ok(Entry::Sample(line));
-        }
-        if c.peek() != Some(b'#') {
-            let start = c.pos;
-            let token = c.token();
-            line.timestamp_ms = match self.format {
-                Format::Text => parse_ms(token),
-                Format::OpenMetrics => parse_seconds_to_ms(token),
-            };
-            if line.timestamp_ms.is_none() {
-                return Err(At(
-                    start,
-                    ParseErrorKind::InvalidTimestamp(token.to_owned()),
-                ));
-            }
-            if c.at_end() {
-                return Ok(Entry::Sample(line));
-            }
-            c.expect_separator()?;
-            if c.at_end() && self.format == Format::Text {
-                return Ok(Entry::Sample(line));
-            }
-        }
-        if self.format == Format::Text || c.peek() != Some(b'#') {
-            return Err(At(c.pos, unexpected("end of line", c.found())));
-        }
-        line.exemplar = Some(self.lex_exemplar(c)?);
-        Ok(Entry::Sample(line))
+        name.ok_or_else(|| At(c.pos, unexpected("a metric name", c.found())))
     }
 
     /// How many of the previous sample line's pairs (still in `labels`) lie wholly within
