@@ -407,8 +407,11 @@ pub(crate) mod test_support {
     use crate::error::QueryError;
     use crate::value::Value;
 
-    /// A store holding `(labels, samples)` pairs; labels as `(name, value)` pairs.
-    pub(crate) fn store(series: &[(&[(&str, &str)], &[(i64, f64)])]) -> MemStorage {
+    /// A literal series: label pairs and `(timestamp, value)` samples.
+    pub(crate) type LiteralSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, f64)]);
+
+    /// A store holding the given series.
+    pub(crate) fn store(series: &[LiteralSeries<'_>]) -> MemStorage {
         let db = MemStorage::new();
         let mut app = db.appender();
         for (labels, samples) in series {
