@@ -25,7 +25,7 @@ use tally_gateway::{Gateway, GatewayConfig, Push};
 use tally_model::expfmt::{self, Format};
 
 pub use self::log::{LogFailed, LogWriter};
-pub use self::record::{decode_all, DecodeError, Record};
+pub use self::record::{decode_all, DecodeError, PushFields, Record};
 
 /// Start a new generation after this many log bytes.
 const COMPACT_BYTES: u64 = 256 << 20;
@@ -253,7 +253,8 @@ impl Store {
         Ok((store, gateway, recovery))
     }
 
-    /// Buffers a record (call with the gateway locked) and returns its LSN.
+    /// Buffers a record (call with the gateway locked) and returns its LSN; it is
+    /// written once someone [`wait`](Self::wait)s for it or a later one.
     pub fn append(&self, record: &Record) -> u64 {
         self.log_bytes.fetch_add(
             match record {
@@ -265,7 +266,16 @@ impl Store {
         self.writer.append(record)
     }
 
-    /// Waits until record `lsn` is durable.
+    /// Buffers a record framed beforehand with [`Record::encode_push`] or
+    /// [`Record::encode`] (call with the gateway locked) and returns its LSN.
+    pub fn append_encoded(&self, frame: &[u8]) -> u64 {
+        self.log_bytes
+            .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.writer.append_encoded(frame)
+    }
+
+    /// Wakes the log writer and waits until record `lsn` is durable. Call without the
+    /// gateway locked.
     pub async fn wait(&self, lsn: u64) -> Result<(), LogFailed> {
         self.writer.wait(lsn).await
     }

@@ -13,7 +13,7 @@ use tally_model::expfmt::{self, Format};
 use tally_model::Labels;
 
 use crate::app::{App, Client};
-use crate::durable::Record;
+use crate::durable::{PushFields, Record};
 use crate::error::ApiError;
 
 /// The longest TTL a push may ask for: 30 days.
@@ -161,6 +161,23 @@ async fn handle_push(
         }
     };
     let samples: usize = families.iter().map(|f| f.metrics.len()).sum();
+    let now = app.clock.now_ms();
+    // The log record is framed (body copied, checksummed) before the gateway is locked;
+    // under the lock it is only appended to the log's buffer.
+    let mut frame = Vec::with_capacity(body.len() + 128);
+    Record::encode_push(
+        &mut frame,
+        &PushFields {
+            time_ms: now,
+            method,
+            key: &key,
+            ttl_ms: h.ttl_ms,
+            start_time: h.start_time,
+            sequence: h.sequence,
+            openmetrics: h.format == Format::OpenMetrics,
+        },
+        &body,
+    );
     let push = Push {
         method,
         key: key.clone(),
@@ -169,24 +186,15 @@ async fn handle_push(
         start_time: h.start_time,
         sequence: h.sequence,
     };
-    let now = app.clock.now_ms();
     let applied = {
         let mut gw = app.gateway.lock();
         match gw.push(push, now) {
             Ok(PushOutcome::Stale) => Ok(None),
-            Ok(PushOutcome::Applied { .. }) => Ok(Some(app.store.append(&Record::Push {
-                time_ms: now,
-                method,
-                key: key.clone(),
-                ttl_ms: h.ttl_ms,
-                start_time: h.start_time,
-                sequence: h.sequence,
-                openmetrics: h.format == Format::OpenMetrics,
-                body: body.to_vec(),
-            }))),
+            Ok(PushOutcome::Applied { .. }) => Ok(Some(app.store.append_encoded(&frame))),
             Err(e) => Err(e),
         }
     };
+    drop(frame);
     let lsn = match applied {
         Ok(lsn) => lsn,
         Err(e) => {

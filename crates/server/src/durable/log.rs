@@ -2,11 +2,14 @@
 //! batches (group commit), and tells waiters when their record is on disk.
 //!
 //! Appending only copies the encoded record into a buffer under a short lock and returns
-//! its log sequence number (LSN). The writer thread takes the whole buffer, writes it with
-//! one `write` call, and with `fsync` on calls `fdatasync` once for the batch; then it
-//! publishes the highest LSN written. A request waits for its LSN before answering `2xx`,
-//! so an acknowledged push is in the file (surviving `kill -9`) or, with `fsync`, on the
-//! disk (surviving power loss), and many concurrent pushes share one write and one sync.
+//! its log sequence number (LSN); it does not wake the writer, because callers append
+//! with the gateway locked and a wake-up is a system call. [`LogWriter::wait`] wakes it,
+//! after the caller has released the gateway. The writer thread takes the whole buffer,
+//! writes it with one `write` call, and with `fsync` on calls `fdatasync` once for the
+//! batch; then it publishes the highest LSN written. A request waits for its LSN before
+//! answering `2xx`, so an acknowledged push is in the file (surviving `kill -9`) or, with
+//! `fsync`, on the disk (surviving power loss), and many concurrent pushes share one write
+//! and one sync.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -74,14 +77,25 @@ impl LogWriter {
     }
 
     /// Buffers `record` and returns its LSN. Call with the gateway locked, so the log
-    /// order is the order the gateway applied operations in.
+    /// order is the order the gateway applied operations in; the record is written once
+    /// someone [`wait`](Self::wait)s for it (or a later one).
     pub fn append(&self, record: &Record) -> u64 {
-        let (lock, cond) = &*self.shared;
-        let mut p = lock.lock();
+        let mut p = self.shared.0.lock();
         record.encode(&mut p.buf);
         let lsn = p.next_lsn;
         p.next_lsn += 1;
-        cond.notify_one();
+        lsn
+    }
+
+    /// Buffers a record already framed by [`Record::encode`] (or
+    /// [`Record::encode_push`]) and returns its LSN; otherwise as [`append`](Self::append).
+    /// Encoding before taking the gateway's lock keeps the checksum and the copy of the
+    /// body out of it.
+    pub fn append_encoded(&self, frame: &[u8]) -> u64 {
+        let mut p = self.shared.0.lock();
+        p.buf.extend_from_slice(frame);
+        let lsn = p.next_lsn;
+        p.next_lsn += 1;
         lsn
     }
 
@@ -97,8 +111,11 @@ impl LogWriter {
         lsn
     }
 
-    /// Waits until record `lsn` is durable.
+    /// Wakes the writer and waits until record `lsn` is durable.
     pub async fn wait(&self, lsn: u64) -> Result<(), LogFailed> {
+        // Without the lock: the writer checks for work with the lock held and sleeps
+        // atomically with releasing it, so a record appended before this call is seen.
+        self.shared.1.notify_one();
         let mut rx = self.written.clone();
         let result = rx
             .wait_for(|w| match w {

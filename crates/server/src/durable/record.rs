@@ -78,11 +78,43 @@ fn put_key(out: &mut Vec<u8>, key: &Labels) {
     }
 }
 
+/// Reserves a frame header; returns where the frame starts.
+fn begin_frame(out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    start
+}
+
+/// Fills in the header of the frame that starts at `start` and ends at the end of `out`.
+fn end_frame(out: &mut [u8], start: usize) {
+    let payload_len = (out.len() - start - 8) as u32;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The fields of a [`Record::Push`] besides its body, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct PushFields<'a> {
+    /// When it was applied.
+    pub time_ms: i64,
+    /// `PUT` or `POST`.
+    pub method: PushMethod,
+    /// The grouping key.
+    pub key: &'a Labels,
+    /// TTL override.
+    pub ttl_ms: Option<i64>,
+    /// Client process start time.
+    pub start_time: Option<f64>,
+    /// Client push sequence.
+    pub sequence: Option<u64>,
+    /// Whether the body is OpenMetrics (else text 0.0.4).
+    pub openmetrics: bool,
+}
+
 impl Record {
     /// Appends the framed record to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0u8; 8]);
         match self {
             Record::Push {
                 time_ms,
@@ -93,41 +125,21 @@ impl Record {
                 sequence,
                 openmetrics,
                 body,
-            } => {
-                out.push(KIND_PUSH);
-                out.extend_from_slice(&time_ms.to_le_bytes());
-                out.push(match method {
-                    PushMethod::Put => 0,
-                    PushMethod::Post => 1,
-                });
-                let mut flags = 0;
-                if ttl_ms.is_some() {
-                    flags |= FLAG_TTL;
-                }
-                if start_time.is_some() {
-                    flags |= FLAG_START;
-                }
-                if sequence.is_some() {
-                    flags |= FLAG_SEQ;
-                }
-                if *openmetrics {
-                    flags |= FLAG_OPENMETRICS;
-                }
-                out.push(flags);
-                if let Some(t) = ttl_ms {
-                    out.extend_from_slice(&t.to_le_bytes());
-                }
-                if let Some(s) = start_time {
-                    out.extend_from_slice(&s.to_bits().to_le_bytes());
-                }
-                if let Some(s) = sequence {
-                    out.extend_from_slice(&s.to_le_bytes());
-                }
-                put_key(out, key);
-                out.extend_from_slice(&(body.len() as u32).to_le_bytes());
-                out.extend_from_slice(body);
-            }
+            } => Self::encode_push(
+                out,
+                &PushFields {
+                    time_ms: *time_ms,
+                    method: *method,
+                    key,
+                    ttl_ms: *ttl_ms,
+                    start_time: *start_time,
+                    sequence: *sequence,
+                    openmetrics: *openmetrics,
+                },
+                body,
+            ),
             Record::Delete { time_ms, key } | Record::Failure { time_ms, key } => {
+                let start = begin_frame(out);
                 out.push(if matches!(self, Record::Delete { .. }) {
                     KIND_DELETE
                 } else {
@@ -135,16 +147,54 @@ impl Record {
                 });
                 out.extend_from_slice(&time_ms.to_le_bytes());
                 put_key(out, key);
+                end_frame(out, start);
             }
             Record::Expire { time_ms } => {
+                let start = begin_frame(out);
                 out.push(KIND_EXPIRE);
                 out.extend_from_slice(&time_ms.to_le_bytes());
+                end_frame(out, start);
             }
         }
-        let payload_len = (out.len() - start - 8) as u32;
-        let crc = crc32fast::hash(&out[start + 8..]);
-        out[start..start + 4].copy_from_slice(&payload_len.to_le_bytes());
-        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Appends the framed [`Record::Push`] of `fields` and `body` to `out`, without the
+    /// copy of the body a `Record` would need.
+    pub fn encode_push(out: &mut Vec<u8>, fields: &PushFields<'_>, body: &[u8]) {
+        let start = begin_frame(out);
+        out.push(KIND_PUSH);
+        out.extend_from_slice(&fields.time_ms.to_le_bytes());
+        out.push(match fields.method {
+            PushMethod::Put => 0,
+            PushMethod::Post => 1,
+        });
+        let mut flags = 0;
+        if fields.ttl_ms.is_some() {
+            flags |= FLAG_TTL;
+        }
+        if fields.start_time.is_some() {
+            flags |= FLAG_START;
+        }
+        if fields.sequence.is_some() {
+            flags |= FLAG_SEQ;
+        }
+        if fields.openmetrics {
+            flags |= FLAG_OPENMETRICS;
+        }
+        out.push(flags);
+        if let Some(t) = fields.ttl_ms {
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        if let Some(s) = fields.start_time {
+            out.extend_from_slice(&s.to_bits().to_le_bytes());
+        }
+        if let Some(s) = fields.sequence {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        put_key(out, fields.key);
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        end_frame(out, start);
     }
 
     /// The operation's time.
