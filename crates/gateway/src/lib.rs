@@ -28,7 +28,8 @@
 //! - `gateway.rs`: [`Gateway`], [`Push`], push/delete/expire.
 //! - `stored.rs`: [`StoredFamily`], the compact form a group keeps its last push in.
 //! - `contribution.rs`: counter-like contributions and the retired amounts.
-//! - `view.rs`: [`Gateway::aggregated`] and [`Gateway::group_view`].
+//! - `view.rs`: [`Gateway::aggregated`] and [`Gateway::group_view`], and [`ViewSource`] to
+//!   build them without holding the gateway.
 //! - `config.rs`: [`GatewayConfig`], [`GaugeMode`], [`Limits`].
 //! - `grouping.rs`: grouping keys from URL paths (with `@base64`).
 //! - `error.rs`: [`PushError`].
@@ -79,4 +80,4 @@ pub use gateway::{Gateway, Group, Push, PushMethod, PushOutcome};
 pub use grouping::{parse_grouping_path, GroupingError};
 pub use state::GatewayState;
 pub use stored::{StoredFamilies, StoredFamily, StoredSeries, StoredValue};
-pub use view::merge_layouts;
+pub use view::{merge_layouts, ViewSource};

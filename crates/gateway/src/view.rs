@@ -16,8 +16,8 @@ use tally_model::{
 };
 
 use crate::config::GaugeMode;
-use crate::contribution::{aggregate_labels, RetiredSeries};
-use crate::Gateway;
+use crate::contribution::{aggregate_labels, Retired, RetiredSeries};
+use crate::{Gateway, GatewayConfig, Group};
 
 enum SeriesAcc {
     Counter(f64),
@@ -150,88 +150,142 @@ impl SeriesAcc {
     }
 }
 
+/// What the views are built from, copied out of a [`Gateway`] by
+/// [`Gateway::view_source`]: the live groups (their families shared, not copied), the
+/// retired amounts and the configuration. Taking it costs a few small allocations per
+/// group, far less than building a view, so a server can hold the gateway's lock just
+/// for that and build the views after releasing it.
+#[derive(Debug, Clone)]
+pub struct ViewSource {
+    config: GatewayConfig,
+    groups: Vec<Group>,
+    retired: Retired,
+}
+
+impl ViewSource {
+    /// [`Gateway::aggregated`] of the gateway this was taken from.
+    pub fn aggregated(&self) -> Vec<MetricFamily> {
+        aggregated(&self.config, &self.groups, &self.retired)
+    }
+
+    /// [`Gateway::group_view`] of the gateway this was taken from.
+    pub fn group_view(&self) -> Vec<MetricFamily> {
+        group_view(self.groups.iter().collect())
+    }
+
+    /// Number of live groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Number of live series over all groups.
+    pub fn series_count(&self) -> usize {
+        self.groups.iter().map(Group::series).sum()
+    }
+}
+
 impl Gateway {
     /// The aggregated view: every series with the aggregation labels removed, combined
     /// over the live groups (and, for counter-like series, the retired amounts). Only
     /// series that at least one live group feeds are included. Families sorted by name.
     pub fn aggregated(&self) -> Vec<MetricFamily> {
-        let agg = &self.config.aggregation_labels;
-        let mut families: BTreeMap<&str, FamilyAcc> = BTreeMap::new();
-        for group in self.groups.values() {
-            for family in group.families.iter() {
-                let acc = families.entry(&family.name).or_insert_with(|| FamilyAcc {
-                    metric_type: family.metric_type,
-                    help: family.help.as_deref().map(str::to_owned),
-                    series: BTreeMap::new(),
-                });
-                for s in family.series.iter() {
-                    let labels = aggregate_labels(&s.labels, &group.key, agg);
-                    add_metric(
-                        &mut acc.series,
-                        labels,
-                        &s.value.to_model(),
-                        group.last_push_ms,
-                    );
-                }
-            }
-        }
-        families
-            .into_iter()
-            .map(|(name, acc)| {
-                let mode = self.config.gauge_mode(name);
-                let metrics = acc
-                    .series
-                    .into_iter()
-                    .map(|(labels, mut s)| {
-                        if let Some(r) = self.retired.get(&(name.to_owned(), labels.clone())) {
-                            s.add_retired(r);
-                        }
-                        Metric::new(labels, s.into_value(acc.metric_type, mode))
-                    })
-                    .collect();
-                MetricFamily {
-                    name: name.to_owned(),
-                    help: acc.help,
-                    unit: None,
-                    metric_type: acc.metric_type,
-                    metrics,
-                }
-            })
-            .collect()
+        aggregated(&self.config, self.groups.values(), &self.retired)
     }
 
     /// The per-group view, as Pushgateway serves it: every group's series (grouping key
     /// labels set), plus `push_time_seconds` and `push_failure_time_seconds` per group.
     pub fn group_view(&self) -> Vec<MetricFamily> {
-        let mut families: BTreeMap<String, MetricFamily> = BTreeMap::new();
-        let mut groups: Vec<_> = self.groups.values().collect();
-        groups.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut push_time = MetricFamily::new("push_time_seconds", MetricType::Gauge)
-            .with_help("Last Unix time when changing this group in the Pushgateway succeeded.");
-        let mut failure_time = MetricFamily::new("push_failure_time_seconds", MetricType::Gauge)
-            .with_help("Last Unix time when changing this group in the Pushgateway failed.");
-        for group in groups {
-            for family in group.to_families() {
-                match families.get_mut(&family.name) {
-                    Some(out) => out.metrics.extend(family.metrics),
-                    None => {
-                        families.insert(family.name.clone(), family);
+        group_view(self.groups.values().collect())
+    }
+
+    /// A copy of what the views are built from (see [`ViewSource`]).
+    pub fn view_source(&self) -> ViewSource {
+        ViewSource {
+            config: self.config.clone(),
+            groups: self.groups.values().cloned().collect(),
+            retired: self.retired.clone(),
+        }
+    }
+}
+
+fn aggregated<'a>(
+    config: &GatewayConfig,
+    groups: impl IntoIterator<Item = &'a Group>,
+    retired: &Retired,
+) -> Vec<MetricFamily> {
+    let agg = &config.aggregation_labels;
+    let mut families: BTreeMap<&str, FamilyAcc> = BTreeMap::new();
+    for group in groups {
+        for family in group.families.iter() {
+            let acc = families.entry(&family.name).or_insert_with(|| FamilyAcc {
+                metric_type: family.metric_type,
+                help: family.help.as_deref().map(str::to_owned),
+                series: BTreeMap::new(),
+            });
+            for s in family.series.iter() {
+                let labels = aggregate_labels(&s.labels, &group.key, agg);
+                add_metric(
+                    &mut acc.series,
+                    labels,
+                    &s.value.to_model(),
+                    group.last_push_ms,
+                );
+            }
+        }
+    }
+    families
+        .into_iter()
+        .map(|(name, acc)| {
+            let mode = config.gauge_mode(name);
+            let metrics = acc
+                .series
+                .into_iter()
+                .map(|(labels, mut s)| {
+                    if let Some(r) = retired.get(&(name.to_owned(), labels.clone())) {
+                        s.add_retired(r);
                     }
+                    Metric::new(labels, s.into_value(acc.metric_type, mode))
+                })
+                .collect();
+            MetricFamily {
+                name: name.to_owned(),
+                help: acc.help,
+                unit: None,
+                metric_type: acc.metric_type,
+                metrics,
+            }
+        })
+        .collect()
+}
+
+fn group_view(mut groups: Vec<&Group>) -> Vec<MetricFamily> {
+    let mut families: BTreeMap<String, MetricFamily> = BTreeMap::new();
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut push_time = MetricFamily::new("push_time_seconds", MetricType::Gauge)
+        .with_help("Last Unix time when changing this group in the Pushgateway succeeded.");
+    let mut failure_time = MetricFamily::new("push_failure_time_seconds", MetricType::Gauge)
+        .with_help("Last Unix time when changing this group in the Pushgateway failed.");
+    for group in groups {
+        for family in group.to_families() {
+            match families.get_mut(&family.name) {
+                Some(out) => out.metrics.extend(family.metrics),
+                None => {
+                    families.insert(family.name.clone(), family);
                 }
             }
-            push_time.metrics.push(Metric::new(
-                group.key.clone(),
-                MetricValue::Gauge(group.last_push_ms as f64 / 1000.0),
-            ));
-            failure_time.metrics.push(Metric::new(
-                group.key.clone(),
-                MetricValue::Gauge(group.last_failure_ms.map_or(0.0, |t| t as f64 / 1000.0)),
-            ));
         }
-        families.insert(push_time.name.clone(), push_time);
-        families.insert(failure_time.name.clone(), failure_time);
-        families.into_values().collect()
+        push_time.metrics.push(Metric::new(
+            group.key.clone(),
+            MetricValue::Gauge(group.last_push_ms as f64 / 1000.0),
+        ));
+        failure_time.metrics.push(Metric::new(
+            group.key.clone(),
+            MetricValue::Gauge(group.last_failure_ms.map_or(0.0, |t| t as f64 / 1000.0)),
+        ));
     }
+    families.insert(push_time.name.clone(), push_time);
+    families.insert(failure_time.name.clone(), failure_time);
+    families.into_values().collect()
 }
 
 fn add_metric(

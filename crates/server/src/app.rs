@@ -135,15 +135,14 @@ impl App {
     ) -> Result<tally_storage::AppendStats, tally_storage::StorageError> {
         use crate::history::{flatten, GROUP_VIEW_LABEL};
         let now = self.clock.now_ms();
-        let (aggregated, groups) = {
-            let gw = self.gateway.lock();
-            let groups = self
-                .config
-                .storage
-                .store_group_series
-                .then(|| gw.group_view());
-            (gw.aggregated(), groups)
-        };
+        // Only the copy is made under the lock; pushes go on while the views are built.
+        let source = self.gateway.lock().view_source();
+        let aggregated = source.aggregated();
+        let groups = self
+            .config
+            .storage
+            .store_group_series
+            .then(|| source.group_view());
         let mut series = flatten(&aggregated, None);
         series.extend(flatten(&self.metrics.registry.gather(), None));
         if let Some(groups) = groups {

@@ -26,19 +26,19 @@ fn exposition(headers: &HeaderMap, families: &[MetricFamily]) -> Response {
 
 /// `GET /metrics`: the aggregated view, then tally's own metrics.
 pub async fn aggregated(State(app): State<App>, headers: HeaderMap) -> Response {
-    let mut families = {
-        let gw = app.gateway.lock();
-        app.metrics.groups.set(gw.group_count() as f64);
-        app.metrics.series.set(gw.series_count() as f64);
-        gw.aggregated()
-    };
+    // Only the copy is made under the lock; pushes go on while the view is built.
+    let source = app.gateway.lock().view_source();
+    app.metrics.groups.set(source.group_count() as f64);
+    app.metrics.series.set(source.series_count() as f64);
+    let mut families = source.aggregated();
     families.extend(app.metrics.registry.gather());
     exposition(&headers, &families)
 }
 
 /// `GET /metrics/groups`: every group's last push, with `push_time_seconds`.
 pub async fn groups_exposition(State(app): State<App>, headers: HeaderMap) -> Response {
-    let families = app.gateway.lock().group_view();
+    let source = app.gateway.lock().view_source();
+    let families = source.group_view();
     exposition(&headers, &families)
 }
 
