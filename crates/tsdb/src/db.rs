@@ -26,7 +26,7 @@
 //! are skipped.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -78,6 +78,10 @@ pub struct Options {
     pub max_series: usize,
     /// Write-ahead log segment size in bytes.
     pub wal_segment_bytes: u64,
+    /// [`Db::checkpoint_due`] says yes once this many samples were appended since the
+    /// last checkpoint (bounds the memory held by chunks and rollups not yet written,
+    /// about 20 bytes a sample; default 1 million).
+    pub checkpoint_samples: u64,
     /// Where "now" comes from (retention, idle series). Tests inject a fake clock.
     pub clock: Clock,
 }
@@ -110,6 +114,7 @@ impl Options {
             retention_bytes: None,
             max_series: 10_000_000,
             wal_segment_bytes: 64 << 20,
+            checkpoint_samples: 1_000_000,
             clock: system_clock(),
         }
     }
@@ -229,6 +234,10 @@ pub struct Db {
     store: Mutex<Store>,
     /// Serialises checkpoints and retention (never held by appends or queries).
     maintenance: Mutex<()>,
+    /// Samples appended since the last checkpoint's copy.
+    unsaved_samples: AtomicU64,
+    /// When the last checkpoint finished (ms, from the clock).
+    last_checkpoint_ms: AtomicI64,
     counters: DbCounters,
 }
 
@@ -320,6 +329,7 @@ impl Db {
             report.replay = replay;
             Some(wal)
         };
+        let now = (opts.clock)();
         let db = Self {
             opts,
             head: RwLock::new(head),
@@ -327,6 +337,8 @@ impl Db {
             _lock: lock,
             store: Mutex::new(store),
             maintenance: Mutex::new(()),
+            unsaved_samples: AtomicU64::new(report.samples_replayed),
+            last_checkpoint_ms: AtomicI64::new(now),
             counters: DbCounters::default(),
         };
         Ok((db, report))
@@ -362,16 +374,27 @@ impl Db {
             // Series idle for a whole chunk window seal their open chunk (memory).
             head.seal_idle(now - self.opts.chunk_range_ms);
             let cut = wal.cut()?;
+            self.unsaved_samples.store(0, Ordering::Relaxed);
             (cut, head.take_checkpoint())
         };
         self.store.lock().write_checkpoint(&cp.batch)?;
         self.head.write().release(&cp);
         wal.remove_before(cut)?;
+        self.last_checkpoint_ms
+            .store((self.opts.clock)(), Ordering::Relaxed);
         Ok(CheckpointReport {
             series: cp.batch.series.len(),
             chunks: cp.batch.chunks.len(),
             rollups: cp.batch.rollups.len(),
         })
+    }
+
+    /// Whether a checkpoint is due: `interval_ms` passed since the last one, or
+    /// [`Options::checkpoint_samples`] samples were appended since.
+    pub fn checkpoint_due(&self, interval_ms: i64) -> bool {
+        let since = (self.opts.clock)() - self.last_checkpoint_ms.load(Ordering::Relaxed);
+        since >= interval_ms
+            || self.unsaved_samples.load(Ordering::Relaxed) >= self.opts.checkpoint_samples
     }
 
     /// Applies retention by age and by size. Data must be checkpointed to be removed;
@@ -462,6 +485,8 @@ impl Db {
         }
         head.apply(&staged);
         drop(head);
+        self.unsaved_samples
+            .fetch_add(staged.stats.appended, Ordering::Relaxed);
         let c = &self.counters;
         c.samples_appended
             .fetch_add(staged.stats.appended, Ordering::Relaxed);

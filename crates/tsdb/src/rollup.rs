@@ -9,8 +9,107 @@
 
 use tally_model::is_stale_nan;
 
+use crate::chunk::{ChunkError, ChunkIter, XorChunk};
+
 /// The resolutions kept, in milliseconds.
 pub const RESOLUTIONS_MS: [i64; 2] = [60_000, 3_600_000];
+
+/// Buckets per stored block: a block of resolution `r` covers `r * BLOCK_BUCKETS` ms
+/// (2 hours of 1 minute buckets, 5 days of 1 hour buckets).
+pub const BLOCK_BUCKETS: i64 = 120;
+
+/// The start of the stored block holding the bucket that starts at `t`.
+pub fn block_start(res_ms: i64, t: i64) -> i64 {
+    let span = res_ms * BLOCK_BUCKETS;
+    t.div_euclid(span) * span
+}
+
+/// Finished buckets of one series at one resolution, stored column by column: five XOR
+/// chunks (count, sum, min, max, last), each with the bucket starts as its timestamps, so
+/// regular buckets cost about a bit of time each and a constant count almost nothing.
+/// Layout in `docs/format/tsdb-store.md`.
+#[derive(Debug, Clone, Default)]
+pub struct RollupBlock {
+    columns: [XorChunk; 5],
+}
+
+impl RollupBlock {
+    /// An empty block.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reopens a stored block to append to it.
+    pub fn from_bytes(mut b: &[u8]) -> Result<Self, ChunkError> {
+        let mut block = Self::new();
+        for column in &mut block.columns {
+            let (len, n) =
+                crate::store::get_uvarint(b).ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
+            let end = n
+                .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+                .filter(|e| *e <= b.len())
+                .ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
+            *column = XorChunk::from_bytes(&b[n..end])?;
+            b = &b[end..];
+        }
+        Ok(block)
+    }
+
+    /// Appends a finished bucket (starts must increase).
+    pub fn push(&mut self, p: &RollupPoint) {
+        let values = [p.count as f64, p.sum, p.min, p.max, p.last];
+        for (column, v) in self.columns.iter_mut().zip(values) {
+            column.append(p.start, v);
+        }
+    }
+
+    /// The start of the newest bucket.
+    pub fn last_start(&self) -> Option<i64> {
+        self.columns[0].max_time()
+    }
+
+    /// The encoded block.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for column in &self.columns {
+            let bytes = column.bytes();
+            crate::store::put_uvarint(&mut out, bytes.len() as u64);
+            out.extend_from_slice(bytes);
+        }
+        out
+    }
+
+    /// The buckets of an encoded block.
+    pub fn points(bytes: &[u8]) -> Result<Vec<RollupPoint>, ChunkError> {
+        let block = Self::from_bytes(bytes)?;
+        let mut iters: Vec<ChunkIter<'_>> = block.columns.iter().map(XorChunk::iter).collect();
+        let mut out = Vec::with_capacity(block.columns[0].len());
+        loop {
+            let mut row = [0.0f64; 5];
+            let mut start = None;
+            for (slot, it) in row.iter_mut().zip(iters.iter_mut()) {
+                match it.next() {
+                    Some(s) => {
+                        *slot = s.value;
+                        start = Some(s.timestamp_ms);
+                    }
+                    None => return Ok(out),
+                }
+            }
+            let Some(start) = start else {
+                return Ok(out);
+            };
+            out.push(RollupPoint {
+                start,
+                count: row[0] as u64,
+                sum: row[1],
+                min: row[2],
+                max: row[3],
+                last: row[4],
+            });
+        }
+    }
+}
 
 /// One finished (or current) bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,6 +188,34 @@ impl RollupState {
 mod tests {
     use super::*;
     use tally_model::stale_nan;
+
+    #[test]
+    fn blocks_round_trip_and_reopen() {
+        let points: Vec<RollupPoint> = (0..10)
+            .map(|i| RollupPoint {
+                start: i * 60_000,
+                count: 4,
+                sum: i as f64 * 4.0 + 6.0,
+                min: i as f64,
+                max: i as f64 + 3.0,
+                last: i as f64 + 3.0,
+            })
+            .collect();
+        let mut b = RollupBlock::new();
+        for p in &points[..6] {
+            b.push(p);
+        }
+        let mut b = RollupBlock::from_bytes(&b.to_bytes()).unwrap();
+        for p in &points[6..] {
+            b.push(p);
+        }
+        assert_eq!(b.last_start(), Some(540_000));
+        assert_eq!(RollupBlock::points(&b.to_bytes()).unwrap(), points);
+        assert!(RollupBlock::from_bytes(&[200]).is_err());
+        assert!(RollupBlock::points(&[]).is_err());
+        assert_eq!(block_start(60_000, 7_200_001), 7_200_000);
+        assert_eq!(block_start(3_600_000, 3_600_000), 0);
+    }
 
     #[test]
     fn buckets_finish_when_a_later_one_starts() {

@@ -16,8 +16,10 @@ use tally_model::{Labels, Sample};
 use crate::index::SeriesId;
 use crate::rollup::RollupPoint;
 
+mod rollups;
+
 /// The schema version this code writes and reads (`meta.format`).
-pub const FORMAT_VERSION: i64 = 1;
+pub const FORMAT_VERSION: i64 = 2;
 
 /// A failure of the SQLite store.
 #[derive(Debug, thiserror::Error)]
@@ -92,13 +94,15 @@ CREATE TABLE IF NOT EXISTS chunks(
 CREATE TABLE IF NOT EXISTS rollups(
     series_id INTEGER NOT NULL,
     res INTEGER NOT NULL,
-    t INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    sum REAL,
-    min REAL,
-    max REAL,
-    last REAL,
-    PRIMARY KEY(series_id, res, t)
+    start INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    cur_t INTEGER,
+    cur_count INTEGER,
+    cur_sum REAL,
+    cur_min REAL,
+    cur_max REAL,
+    cur_last REAL,
+    PRIMARY KEY(series_id, res, start)
 ) WITHOUT ROWID;
 ";
 
@@ -228,37 +232,6 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// The newest rollup point of every series at every resolution (unfinished buckets
-    /// are checkpointed as the newest row).
-    pub fn load_current_rollups(&self) -> Result<Vec<(SeriesId, i64, RollupPoint)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.series_id, r.res, r.t, r.count, r.sum, r.min, r.max, r.last \
-                 FROM rollups r JOIN (SELECT series_id, res, max(t) AS t FROM rollups \
-                   GROUP BY series_id, res) m \
-                 ON r.series_id = m.series_id AND r.res = m.res AND r.t = m.t",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as SeriesId,
-                    r.get::<_, i64>(1)?,
-                    RollupPoint {
-                        start: r.get(2)?,
-                        count: r.get::<_, i64>(3)? as u64,
-                        sum: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
-                        min: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
-                        max: r.get::<_, Option<f64>>(6)?.unwrap_or(f64::NAN),
-                        last: r.get::<_, Option<f64>>(7)?.unwrap_or(f64::NAN),
-                    },
-                ))
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
-    }
-
     /// Chunks of `series` overlapping `[mint, maxt]`, oldest first.
     pub fn chunks(
         &self,
@@ -288,36 +261,6 @@ impl Store {
                     max_t: r.get(2)?,
                     sealed: r.get::<_, i64>(3)? != 0,
                     data: r.get(4)?,
-                })
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
-    }
-
-    /// Rollup points of `series` at resolution `res_ms` with bucket start in `[mint, maxt]`.
-    pub fn rollups(
-        &self,
-        series: SeriesId,
-        res_ms: i64,
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<RollupPoint>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT t, count, sum, min, max, last FROM rollups \
-                 WHERE series_id = ?1 AND res = ?2 AND t >= ?3 AND t <= ?4 ORDER BY t",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![series as i64, res_ms, mint, maxt], |r| {
-                Ok(RollupPoint {
-                    start: r.get(0)?,
-                    count: r.get::<_, i64>(1)? as u64,
-                    sum: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-                    min: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
-                    max: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
-                    last: r.get::<_, Option<f64>>(5)?.unwrap_or(f64::NAN),
                 })
             })
             .map_err(self.err())?;
@@ -361,25 +304,7 @@ impl Store {
                 ])
                 .map_err(err)?;
             }
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO rollups(series_id, res, t, count, sum, min, max, last) \
-                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(err)?;
-            for (series, res, p) in &batch.rollups {
-                ins.execute(params![
-                    *series as i64,
-                    *res,
-                    p.start,
-                    p.count as i64,
-                    p.sum,
-                    p.min,
-                    p.max,
-                    p.last
-                ])
-                .map_err(err)?;
-            }
+            rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
         }
         tx.commit().map_err(err)
     }
@@ -401,8 +326,7 @@ impl Store {
         let tx = self.conn.transaction().map_err(err)?;
         tx.execute("DELETE FROM chunks WHERE max_t < ?1", [horizon])
             .map_err(err)?;
-        tx.execute("DELETE FROM rollups WHERE t < ?1", [rollup_horizon])
-            .map_err(err)?;
+        rollups::delete_before(&tx, rollup_horizon).map_err(err)?;
         let orphans: Vec<SeriesId> = {
             let mut stmt = tx
                 .prepare(
@@ -485,6 +409,44 @@ impl Store {
         })
     }
 
+    /// Rollup points of `series` at resolution `res_ms` with bucket starts in
+    /// `[mint, maxt]`, the stored unfinished bucket included.
+    pub fn rollups(
+        &self,
+        series: SeriesId,
+        res_ms: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<RollupPoint>, StoreError> {
+        rollups::read(&self.conn, series, res_ms, mint, maxt).map_err(|e| self.rollup_err(e))
+    }
+
+    /// The stored unfinished bucket of every series at every resolution, to continue
+    /// filling after a restart.
+    pub fn load_current_rollups(&self) -> Result<Vec<(SeriesId, i64, RollupPoint)>, StoreError> {
+        rollups::load_current(&self.conn).map_err(|e| self.rollup_err(e))
+    }
+
+    fn rollup_err(&self, e: rollups::RollupReadError) -> StoreError {
+        match e {
+            rollups::RollupReadError::Sqlite(source) => StoreError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
+            rollups::RollupReadError::Corrupt {
+                series,
+                res,
+                start,
+                reason,
+            } => StoreError::Corrupt {
+                what: format!(
+                    "rollup block of series {series} at resolution {res} ms from {start}"
+                ),
+                reason,
+            },
+        }
+    }
+
     /// Every chunk row, for whole-store scans (`tally tsdb stats`).
     pub fn for_each_chunk(&self, mut f: impl FnMut(ChunkRow)) -> Result<(), StoreError> {
         let mut stmt = self
@@ -529,6 +491,8 @@ pub struct Checkpoint {
     pub chunks: Vec<ChunkRow>,
     /// Finished rollup buckets: series, resolution in ms, point.
     pub rollups: Vec<(SeriesId, i64, RollupPoint)>,
+    /// Unfinished buckets of the series written since (replaced until they finish).
+    pub current_rollups: Vec<(SeriesId, i64, RollupPoint)>,
 }
 
 /// A label set as stored in `series.labels`: for each pair, the name's length as a
@@ -562,7 +526,8 @@ pub fn decode_labels(mut b: &[u8]) -> Option<Labels> {
     Labels::from_pairs(pairs).ok()
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+/// Appends `v` as an unsigned LEB128 varint.
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -570,7 +535,8 @@ fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn get_uvarint(b: &[u8]) -> Option<(u64, usize)> {
+/// Reads an unsigned LEB128 varint: its value and length.
+pub(crate) fn get_uvarint(b: &[u8]) -> Option<(u64, usize)> {
     let mut v = 0u64;
     for (i, byte) in b.iter().enumerate().take(10) {
         v |= u64::from(byte & 0x7f) << (7 * i);

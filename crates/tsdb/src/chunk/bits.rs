@@ -35,29 +35,40 @@ pub(super) fn write_bits(buf: &mut Vec<u8>, free: &mut u8, value: u64, n: u32) {
 
 /// Reads bits most significant first from a byte slice. Every read checks the end of the
 /// input and returns `None` there, leaving the position unchanged.
+///
+/// Bits are served from a 64-bit buffer refilled eight bytes at a time, so most reads are
+/// a shift and a compare.
 #[derive(Debug, Clone)]
 pub(super) struct BitReader<'a> {
     data: &'a [u8],
-    /// Position in bits from the start of `data`; never more than `len_bits`.
-    pos: u64,
-    len_bits: u64,
+    /// The next byte of `data` not yet counted in `avail`.
+    next: usize,
+    /// Upcoming bits, most significant first: `avail` valid ones, then possibly some of the
+    /// bits that follow them in `data` (loading them again ORs in the same bits), then 0s.
+    buf: u64,
+    avail: u32,
 }
 
 impl<'a> BitReader<'a> {
     /// A reader over `data` positioned at bit `pos` (clamped to the end).
     pub(super) fn new(data: &'a [u8], pos: u64) -> Self {
         let len_bits = data.len() as u64 * 8;
-        Self {
+        let pos = pos.min(len_bits);
+        let mut r = Self {
             data,
-            pos: pos.min(len_bits),
-            len_bits,
-        }
+            next: (pos / 8) as usize,
+            buf: 0,
+            avail: 0,
+        };
+        // Within the data, so the read cannot fail.
+        let _ = r.read_bits((pos % 8) as u32);
+        r
     }
 
     /// The position in bits from the start of the slice.
     #[inline]
     pub(super) fn pos(&self) -> u64 {
-        self.pos
+        self.next as u64 * 8 - u64::from(self.avail)
     }
 
     /// The whole slice being read.
@@ -65,55 +76,89 @@ impl<'a> BitReader<'a> {
         self.data
     }
 
+    /// Tops the buffer up to at least 57 valid bits, or to the end of the data.
+    #[inline]
+    fn refill(&mut self) {
+        debug_assert!(self.avail < 64);
+        if let Some(w) = self
+            .data
+            .get(self.next..)
+            .and_then(<[u8]>::first_chunk::<8>)
+        {
+            self.buf |= u64::from_be_bytes(*w) >> self.avail;
+            let bytes = (64 - self.avail) / 8;
+            self.next += bytes as usize;
+            self.avail += bytes * 8;
+        } else {
+            while self.avail <= 56 {
+                let Some(&b) = self.data.get(self.next) else {
+                    break;
+                };
+                self.buf |= u64::from(b) << (56 - self.avail);
+                self.next += 1;
+                self.avail += 8;
+            }
+        }
+    }
+
+    /// The next bits without consuming them: the buffer, most significant bit first, with
+    /// at least 57 valid bits unless the data ends sooner, and how many are valid. Bits
+    /// past the valid ones are 0 or the data's next bits.
+    #[inline]
+    pub(super) fn peek(&mut self) -> (u64, u32) {
+        if self.avail < 57 {
+            self.refill();
+        }
+        (self.buf, self.avail)
+    }
+
+    /// Consumes `n` bits that [`peek`](Self::peek) said are valid (`n <= 63`).
+    #[inline]
+    pub(super) fn skip(&mut self, n: u32) {
+        debug_assert!(n <= self.avail && n < 64);
+        self.buf <<= n;
+        self.avail -= n;
+    }
+
     /// One bit.
     #[inline]
     pub(super) fn read_bit(&mut self) -> Option<bool> {
-        if self.pos >= self.len_bits {
-            return None;
-        }
-        let byte = *self.data.get((self.pos >> 3) as usize)?;
-        let bit = (byte >> (7 - (self.pos & 7))) & 1;
-        self.pos += 1;
-        Some(bit == 1)
+        self.read_bits(1).map(|b| b == 1)
     }
 
     /// The next `n` bits (`n <= 64`) as the low bits of the result.
     #[inline]
     pub(super) fn read_bits(&mut self, n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
+        if n > 56 {
+            return self.read_long(n);
+        }
         if n == 0 {
             return Some(0);
         }
-        if n > 56 {
-            // One unaligned 8-byte load holds at least 57 bits past the position.
-            let start = self.pos;
-            let hi = self.read_bits(n - 32)?;
-            let Some(lo) = self.read_bits(32) else {
-                self.pos = start;
+        if self.avail < n {
+            self.refill();
+            if self.avail < n {
                 return None;
-            };
-            return Some((hi << 32) | lo);
-        }
-        let end = self.pos + u64::from(n);
-        if end > self.len_bits {
-            return None;
-        }
-        let byte = (self.pos >> 3) as usize;
-        let word = match self.data.get(byte..).and_then(<[u8]>::first_chunk::<8>) {
-            Some(w) => u64::from_be_bytes(*w),
-            None => {
-                // Within 8 bytes of the end: pad with zeros (bits past `end` are unused).
-                let rest = self.data.get(byte..).unwrap_or(&[]);
-                let mut w = [0u8; 8];
-                for (dst, src) in w.iter_mut().zip(rest) {
-                    *dst = *src;
-                }
-                u64::from_be_bytes(w)
             }
-        };
-        let value = (word << (self.pos & 7)) >> (64 - n);
-        self.pos = end;
+        }
+        let value = self.buf >> (64 - n);
+        self.buf <<= n;
+        self.avail -= n;
         Some(value)
+    }
+
+    /// [`read_bits`](Self::read_bits) for 57 to 64 bits, which a refill does not guarantee:
+    /// two reads, the first undone if the second fails.
+    #[cold]
+    fn read_long(&mut self, n: u32) -> Option<u64> {
+        let saved = self.clone();
+        let hi = self.read_bits(n - 32)?;
+        let Some(lo) = self.read_bits(32) else {
+            *self = saved;
+            return None;
+        };
+        Some((hi << 32) | lo)
     }
 }
 

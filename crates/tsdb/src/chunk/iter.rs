@@ -131,23 +131,33 @@ impl<'a> ChunkIter<'a> {
     #[inline]
     fn read_delta(&mut self) -> Option<u64> {
         let r = &mut self.reader;
-        let mut ones = 0;
-        while ones < 4 && r.read_bit()? {
-            ones += 1;
-        }
+        let (bits, avail) = r.peek();
+        // The prefix is 0, 10, 110, 1110 or 1111.
+        let ones = bits.leading_ones().min(4);
         let prev = self.state.delta;
-        Some(match ones {
-            0 => prev,
+        match ones {
+            0 if avail >= 1 => {
+                r.skip(1);
+                Some(prev)
+            }
             1..=3 => {
-                let bits = DOD_BITS[ones - 1];
-                let raw = r.read_bits(bits)?;
-                let dod = ((raw << (64 - bits)) as i64) >> (64 - bits);
+                let width = DOD_BITS[ones as usize - 1];
+                let len = ones + 1 + width;
+                if len > avail {
+                    return None;
+                }
+                let dod = ((bits << (ones + 1)) as i64) >> (64 - width);
+                r.skip(len);
                 // The encoder only uses a bucket when both deltas fit in an i64, so the
                 // wrapping sum is the exact delta; for hostile input it is merely checked.
-                prev.wrapping_add(dod as u64)
+                Some(prev.wrapping_add(dod as u64))
             }
-            _ => r.read_bits(64)?,
-        })
+            4 if avail >= 4 => {
+                r.skip(4);
+                r.read_bits(64)
+            }
+            _ => None,
+        }
     }
 
     /// Reads a value code and updates the value state; `start` is where the sample starts

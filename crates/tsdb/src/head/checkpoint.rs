@@ -50,7 +50,7 @@ impl Head {
                 // The unfinished buckets too: the log segments that fed them go.
                 for (state, res) in s.rollups.iter().zip(RESOLUTIONS_MS) {
                     cp.batch
-                        .rollups
+                        .current_rollups
                         .extend(state.current().map(|p| (id, res, *p)));
                 }
                 Some(s.open.len())

@@ -1,0 +1,179 @@
+//! The `rollups` table: per series and resolution, blocks of finished buckets stored as a
+//! [`RollupBlock`], plus the unfinished bucket in plain columns (`docs/format/tsdb-store.md`).
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::index::SeriesId;
+use crate::rollup::{block_start, RollupBlock, RollupPoint, BLOCK_BUCKETS};
+
+/// A failure reading rollups.
+#[derive(Debug)]
+pub(crate) enum RollupReadError {
+    Sqlite(rusqlite::Error),
+    Corrupt {
+        series: SeriesId,
+        res: i64,
+        start: i64,
+        reason: String,
+    },
+}
+
+impl From<rusqlite::Error> for RollupReadError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+type Key = (SeriesId, i64, i64);
+
+/// Appends finished buckets to their blocks and records the unfinished ones, in `tx`.
+/// Buckets a block already holds (a checkpoint written twice) are skipped.
+pub(crate) fn write(
+    tx: &Transaction<'_>,
+    finished: &[(SeriesId, i64, RollupPoint)],
+    current: &[(SeriesId, i64, RollupPoint)],
+) -> Result<(), rusqlite::Error> {
+    let mut blocks: BTreeMap<Key, (Vec<RollupPoint>, Option<RollupPoint>)> = BTreeMap::new();
+    for (series, res, p) in finished {
+        let key = (*series, *res, block_start(*res, p.start));
+        blocks.entry(key).or_default().0.push(*p);
+    }
+    for (series, res, p) in current {
+        let key = (*series, *res, block_start(*res, p.start));
+        blocks.entry(key).or_default().1 = Some(*p);
+    }
+    let mut read = tx.prepare_cached(
+        "SELECT data, cur_t, cur_count, cur_sum, cur_min, cur_max, cur_last FROM rollups \
+         WHERE series_id = ?1 AND res = ?2 AND start = ?3",
+    )?;
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO rollups(series_id, res, start, data, cur_t, cur_count, \
+         cur_sum, cur_min, cur_max, cur_last) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for ((series, res, start), (mut points, current)) in blocks {
+        let stored: Option<(Vec<u8>, Option<RollupPoint>)> = read
+            .query_row(params![series as i64, res, start], |r| {
+                Ok((r.get(0)?, current_from_row(r, 1)?))
+            })
+            .optional()?;
+        // A block that does not decode is rewritten from what this checkpoint has.
+        let (mut block, mut kept_current) = match stored {
+            Some((data, cur)) => (RollupBlock::from_bytes(&data).unwrap_or_default(), cur),
+            None => (RollupBlock::new(), None),
+        };
+        points.sort_by_key(|p| p.start);
+        for p in &points {
+            if block.last_start().is_none_or(|last| p.start > last) {
+                block.push(p);
+            }
+        }
+        if current.is_some() {
+            kept_current = current;
+        }
+        // A stored unfinished bucket that has since finished is in the block now.
+        let cur = kept_current.filter(|c| block.last_start().is_none_or(|last| c.start > last));
+        put.execute(params![
+            series as i64,
+            res,
+            start,
+            block.to_bytes(),
+            cur.map(|c| c.start),
+            cur.map(|c| c.count as i64),
+            cur.map(|c| c.sum),
+            cur.map(|c| c.min),
+            cur.map(|c| c.max),
+            cur.map(|c| c.last),
+        ])?;
+    }
+    Ok(())
+}
+
+fn current_from_row(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> Result<Option<RollupPoint>, rusqlite::Error> {
+    let Some(start) = r.get::<_, Option<i64>>(at)? else {
+        return Ok(None);
+    };
+    let f = |i: usize| -> Result<f64, rusqlite::Error> {
+        Ok(r.get::<_, Option<f64>>(at + i)?.unwrap_or(f64::NAN))
+    };
+    Ok(Some(RollupPoint {
+        start,
+        count: r.get::<_, Option<i64>>(at + 1)?.unwrap_or(0) as u64,
+        sum: f(2)?,
+        min: f(3)?,
+        max: f(4)?,
+        last: f(5)?,
+    }))
+}
+
+/// Buckets of `series` at `res` with starts in `[mint, maxt]`, oldest first.
+pub(crate) fn read(
+    conn: &Connection,
+    series: SeriesId,
+    res: i64,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<RollupPoint>, RollupReadError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start, data, cur_t, cur_count, cur_sum, cur_min, cur_max, cur_last \
+         FROM rollups WHERE series_id = ?1 AND res = ?2 AND start >= ?3 AND start <= ?4 \
+         ORDER BY start",
+    )?;
+    let first_block = block_start(res, mint);
+    let mut rows = stmt.query(params![series as i64, res, first_block, maxt])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let start: i64 = r.get(0)?;
+        let data: Vec<u8> = r.get(1)?;
+        let points = RollupBlock::points(&data).map_err(|e| RollupReadError::Corrupt {
+            series,
+            res,
+            start,
+            reason: e.to_string(),
+        })?;
+        let last = points.last().map(|p| p.start);
+        out.extend(points);
+        if let Some(c) = current_from_row(r, 2)? {
+            if last.is_none_or(|l| c.start > l) {
+                out.push(c);
+            }
+        }
+    }
+    out.retain(|p| p.start >= mint && p.start <= maxt);
+    Ok(out)
+}
+
+/// The stored unfinished bucket of every series and resolution (from its newest block).
+pub(crate) fn load_current(
+    conn: &Connection,
+) -> Result<Vec<(SeriesId, i64, RollupPoint)>, RollupReadError> {
+    let mut stmt = conn.prepare(
+        "SELECT r.series_id, r.res, r.cur_t, r.cur_count, r.cur_sum, r.cur_min, r.cur_max, \
+         r.cur_last FROM rollups r JOIN (SELECT series_id, res, max(start) AS start \
+         FROM rollups GROUP BY series_id, res) m \
+         ON r.series_id = m.series_id AND r.res = m.res AND r.start = m.start \
+         WHERE r.cur_t IS NOT NULL",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let series = r.get::<_, i64>(0)? as SeriesId;
+        let res: i64 = r.get(1)?;
+        if let Some(c) = current_from_row(r, 2)? {
+            out.push((series, res, c));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes blocks that end before `horizon`.
+pub(crate) fn delete_before(tx: &Transaction<'_>, horizon: i64) -> Result<usize, rusqlite::Error> {
+    tx.execute(
+        "DELETE FROM rollups WHERE start + res * ?1 <= ?2",
+        params![BLOCK_BUCKETS, horizon],
+    )
+}
