@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
@@ -19,6 +19,7 @@ use tally_gateway::Gateway;
 use crate::config::ServerConfig;
 use crate::durable::Store;
 use crate::error::ApiError;
+use crate::jobs::JobRun;
 use crate::metrics::ServerMetrics;
 use crate::{push, read};
 
@@ -160,21 +161,39 @@ impl App {
             "history",
             storage.sample_interval,
             self.jobs.clone(),
-            Arc::new(move || app.sample_history().map(drop).map_err(|e| e.to_string())),
+            Arc::new(move || {
+                app.sample_history()
+                    .map(|_| JobRun::Done)
+                    .map_err(|e| e.to_string())
+            }),
         );
+        // Polled every second: a checkpoint runs when its interval has passed or when
+        // enough samples arrived since the last one (bounding the memory they hold).
         let db = self.tsdb.clone();
+        let interval_ms = storage.checkpoint_interval.as_millis() as i64;
         sup.spawn(
             "tsdb_checkpoint",
-            storage.checkpoint_interval,
+            Duration::from_secs(1).min(storage.checkpoint_interval),
             self.jobs.clone(),
-            Arc::new(move || db.checkpoint().map(drop).map_err(|e| e.to_string())),
+            Arc::new(move || {
+                if !db.checkpoint_due(interval_ms) {
+                    return Ok(JobRun::Skipped);
+                }
+                db.checkpoint()
+                    .map(|_| JobRun::Done)
+                    .map_err(|e| e.to_string())
+            }),
         );
         let db = self.tsdb.clone();
         sup.spawn(
             "tsdb_retention",
             storage.retention_interval,
             self.jobs.clone(),
-            Arc::new(move || db.apply_retention().map(drop).map_err(|e| e.to_string())),
+            Arc::new(move || {
+                db.apply_retention()
+                    .map(|_| JobRun::Done)
+                    .map_err(|e| e.to_string())
+            }),
         );
         sup
     }

@@ -14,8 +14,17 @@ use std::time::{Duration, Instant};
 use tally::{Counter, Family, Gauge, Histogram, Registry, RegistryError};
 use tokio::task::JoinHandle;
 
+/// What a job's run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobRun {
+    /// It did its work (counted and timed).
+    Done,
+    /// There was nothing to do yet (a job polled more often than it works); not counted.
+    Skipped,
+}
+
 /// A job's body: returns a short description of a failure.
-pub type JobFn = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+pub type JobFn = Arc<dyn Fn() -> Result<JobRun, String> + Send + Sync>;
 
 /// The job metrics, shared by every job.
 #[derive(Debug, Clone)]
@@ -110,12 +119,15 @@ fn next_backoff(previous: Duration, interval: Duration) -> Duration {
     }
 }
 
-/// Runs a job once on the blocking pool and records it.
+/// Runs a job once on the blocking pool and records it (unless it skipped).
 pub async fn run_once(name: &'static str, metrics: &JobMetrics, job: JobFn) -> Result<(), String> {
     let start = Instant::now();
-    let result = tokio::task::spawn_blocking(move || job())
-        .await
-        .unwrap_or_else(|e| Err(format!("job panicked or was cancelled: {e}")));
+    let result = match tokio::task::spawn_blocking(move || job()).await {
+        Ok(Ok(JobRun::Skipped)) => return Ok(()),
+        Ok(Ok(JobRun::Done)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(format!("job panicked or was cancelled: {e}")),
+    };
     metrics
         .duration
         .with(&[name])
@@ -159,7 +171,7 @@ mod tests {
             if c.fetch_add(1, Ordering::SeqCst) < 2 {
                 Err("disk full".into())
             } else {
-                Ok(())
+                Ok(JobRun::Done)
             }
         });
         let mut sup = Supervisor::new();
