@@ -43,7 +43,7 @@ impl Evaluator<'_> {
         let input = self.eval_mat(expr)?;
         let mut stepper = StepInput::new(&input);
         let mut buf = Vec::new();
-        let mut out = Assembler::new(self.is_instant());
+        let mut out = Assembler::new();
         for t in self.steps() {
             self.check_time()?;
             stepper.gather(t, &mut buf);

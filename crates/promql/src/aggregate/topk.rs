@@ -2,7 +2,7 @@
 //! heap and sort so ties and NaNs come out in the order Prometheus gives them.
 
 use crate::error::QueryError;
-use crate::eval::step::{Assembler, Out, StepInput};
+use crate::eval::step::{Assembler, StepInput};
 use crate::eval::{Evaluator, Mat};
 use crate::numeric::{go_fmt_g, go_sort};
 use crate::plan::{AggOp, Grouping};
@@ -89,7 +89,7 @@ impl Evaluator<'_> {
         let mut heaps: Vec<Vec<Entry>> = vec![Vec::new(); groups.len()];
         let mut stepper = StepInput::new(input);
         let mut buf = Vec::new();
-        let mut out = Assembler::new(self.is_instant());
+        let mut out = Assembler::new();
         for (step, t) in self.steps().enumerate() {
             self.check_time()?;
             stepper.gather(t, &mut buf);
@@ -122,14 +122,8 @@ impl Evaluator<'_> {
                     b.1.is_nan() || if top { a.1 > b.1 } else { a.1 < b.1 }
                 });
                 for &(i, v) in h.iter() {
-                    out.push(
-                        t,
-                        Out {
-                            labels: input[i].labels.clone(),
-                            v,
-                            drop_name: input[i].drop_name,
-                        },
-                    )?;
+                    let slot = out.slot((0, i), || (input[i].labels.clone(), input[i].drop_name));
+                    out.push_to(slot, t, v)?;
                 }
             }
         }

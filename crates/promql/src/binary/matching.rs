@@ -7,7 +7,7 @@ use tally_model::Labels;
 
 use super::elem;
 use crate::error::{QueryError, Side};
-use crate::eval::step::{Assembler, Out, StepInput};
+use crate::eval::step::{Assembler, StepInput};
 use crate::eval::{drop_metric_name, Evaluator, Mat};
 use crate::plan::{BinOp, Cardinality, Matching};
 
@@ -84,7 +84,7 @@ impl Evaluator<'_> {
         let (lo, ro, sigs) = ordinals(l, r, m);
         let (mut ls, mut rs) = (StepInput::new(l), StepInput::new(r));
         let (mut lb, mut rb) = (Vec::new(), Vec::new());
-        let mut out = Assembler::new(self.is_instant());
+        let mut out = Assembler::new();
         let mut present = vec![false; sigs.len()];
         for t in self.steps() {
             self.check_time()?;
@@ -92,14 +92,9 @@ impl Evaluator<'_> {
             rs.gather(t, &mut rb);
             present.iter_mut().for_each(|p| *p = false);
             let emit = |out: &mut Assembler, mat: &Mat, i: usize, v: f64| {
-                out.push(
-                    t,
-                    Out {
-                        labels: mat[i].labels.clone(),
-                        v,
-                        drop_name: mat[i].drop_name,
-                    },
-                )
+                let side = usize::from(std::ptr::eq(mat, r));
+                let slot = out.slot((side, i), || (mat[i].labels.clone(), mat[i].drop_name));
+                out.push_to(slot, t, v)
             };
             match op {
                 BinOp::And => {
@@ -161,10 +156,13 @@ impl Evaluator<'_> {
         };
         let (mut ms, mut os) = (StepInput::new(many), StepInput::new(one));
         let (mut mb, mut ob) = (Vec::new(), Vec::new());
-        let mut out = Assembler::new(self.is_instant());
-        let mut labels_cache: HashMap<(usize, usize), Labels> = HashMap::new();
+        let mut out = Assembler::new();
         let mut one_at: Vec<Option<(usize, f64)>> = vec![None; sigs.len()];
-        for t in self.steps() {
+        // One-to-one: the step at which each signature last matched.
+        let mut matched_at: Vec<Option<usize>> = vec![None; sigs.len()];
+        // Many-to-one: the (signature, output series) pairs matched at this step.
+        let mut matched: HashSet<(usize, usize)> = HashSet::new();
+        for (step, t) in self.steps().enumerate() {
             self.check_time()?;
             ms.gather(t, &mut mb);
             os.gather(t, &mut ob);
@@ -188,7 +186,7 @@ impl Evaluator<'_> {
                 }
                 one_at[sig] = Some((j, v));
             }
-            let mut matched: HashMap<usize, HashSet<Labels>> = HashMap::new();
+            matched.clear();
             for &(i, v) in &mb {
                 let sig = many_ord[i];
                 let Some((j, ov)) = one_at[sig] else { continue };
@@ -197,19 +195,20 @@ impl Evaluator<'_> {
                 if return_bool {
                     value = if keep { 1.0 } else { 0.0 };
                 }
-                let labels = labels_cache
-                    .entry((i, j))
-                    .or_insert_with(|| result_labels(op, &many[i].labels, &one[j].labels, m))
-                    .clone();
-                let seen = matched.entry(sig).or_default();
+                let slot = out.slot((i, j), || {
+                    (
+                        result_labels(op, &many[i].labels, &one[j].labels, m),
+                        return_bool,
+                    )
+                });
                 if m.card == Cardinality::OneToOne {
-                    if !seen.is_empty() {
+                    if matched_at[sig] == Some(step) {
                         return Err(QueryError::MultipleMatches(
                             "many-to-one matching must be explicit (group_left/group_right)",
                         ));
                     }
-                    seen.insert(Labels::new());
-                } else if !seen.insert(labels.clone()) {
+                    matched_at[sig] = Some(step);
+                } else if !matched.insert((sig, slot)) {
                     return Err(QueryError::MultipleMatches(
                         "grouping labels must ensure unique matches",
                     ));
@@ -217,14 +216,7 @@ impl Evaluator<'_> {
                 if !keep && !return_bool {
                     continue;
                 }
-                out.push(
-                    t,
-                    Out {
-                        labels,
-                        v: value,
-                        drop_name: return_bool,
-                    },
-                )?;
+                out.push_to(slot, t, value)?;
             }
             self.check_samples(out.points())?;
         }

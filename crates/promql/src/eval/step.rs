@@ -50,65 +50,81 @@ pub(crate) struct Out {
     pub drop_name: bool,
 }
 
-/// Collects step outputs into series. For an instant evaluation every output becomes a
-/// series of its own, keeping the order the operation produced (what `sort` and `topk`
-/// rely on); otherwise outputs are joined by label set and two at the same step with the
-/// same labels are an error, as in Prometheus.
+/// Identifies where an output comes from (an input series, a pair of them, a group),
+/// so its output series is looked up by label set only once.
+pub(crate) type SlotKey = (usize, usize);
+
+/// Collects step outputs into series, joined by label set in order of first appearance
+/// (for an instant evaluation that is the order the operation produced, which `sort`
+/// and `topk` rely on). Two outputs with the same labels at one step are an error, as
+/// in Prometheus.
 pub(crate) struct Assembler {
-    instant: bool,
     series: Mat,
-    index: HashMap<Labels, usize>,
+    by_labels: HashMap<Labels, usize>,
+    by_key: HashMap<SlotKey, usize>,
+    points: usize,
 }
 
 impl Assembler {
-    pub(crate) fn new(instant: bool) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            instant,
             series: Vec::new(),
-            index: HashMap::new(),
+            by_labels: HashMap::new(),
+            by_key: HashMap::new(),
+            points: 0,
         }
     }
 
-    pub(crate) fn push(&mut self, t: i64, out: Out) -> Result<(), QueryError> {
-        let point = Point { t, v: out.v };
-        if self.instant {
-            self.series.push(Series {
-                labels: out.labels,
-                points: vec![point],
-                drop_name: out.drop_name,
-            });
-            return Ok(());
+    fn slot_for(&mut self, labels: Labels, drop_name: bool) -> usize {
+        if let Some(&i) = self.by_labels.get(&labels) {
+            return i;
         }
-        match self.index.get(&out.labels) {
-            Some(&i) => {
-                let s = &mut self.series[i];
-                if s.points.last().is_some_and(|p| p.t == t) {
-                    return Err(QueryError::DuplicateLabelset);
-                }
-                s.points.push(point);
-            }
-            None => {
-                self.index.insert(out.labels.clone(), self.series.len());
-                self.series.push(Series {
-                    labels: out.labels,
-                    points: vec![point],
-                    drop_name: out.drop_name,
-                });
-            }
+        self.by_labels.insert(labels.clone(), self.series.len());
+        self.series.push(Series {
+            labels,
+            points: Vec::new(),
+            drop_name,
+        });
+        self.series.len() - 1
+    }
+
+    /// The output series for `key`; `make` gives its labels and name flag the first
+    /// time the key is seen.
+    pub(crate) fn slot(&mut self, key: SlotKey, make: impl FnOnce() -> (Labels, bool)) -> usize {
+        if let Some(&i) = self.by_key.get(&key) {
+            return i;
         }
+        let (labels, drop_name) = make();
+        let i = self.slot_for(labels, drop_name);
+        self.by_key.insert(key, i);
+        i
+    }
+
+    /// Adds a point to output series `slot`.
+    pub(crate) fn push_to(&mut self, slot: usize, t: i64, v: f64) -> Result<(), QueryError> {
+        let s = &mut self.series[slot];
+        if s.points.last().is_some_and(|p| p.t == t) {
+            return Err(QueryError::DuplicateLabelset);
+        }
+        s.points.push(Point { t, v });
+        self.points += 1;
         Ok(())
+    }
+
+    /// Adds an output whose labels are new at each step.
+    pub(crate) fn push(&mut self, t: i64, out: Out) -> Result<(), QueryError> {
+        let slot = self.slot_for(out.labels, out.drop_name);
+        self.push_to(slot, t, out.v)
     }
 
     /// Number of points collected so far.
     pub(crate) fn points(&self) -> usize {
-        if self.instant {
-            self.series.len()
-        } else {
-            self.series.iter().map(|s| s.points.len()).sum()
-        }
+        self.points
     }
 
-    pub(crate) fn finish(self) -> Mat {
+    /// The series that got points.
+    pub(crate) fn finish(mut self) -> Mat {
+        self.series.retain(|s| !s.points.is_empty());
         self.series
     }
 }

@@ -7,7 +7,7 @@ use tally_model::Labels;
 
 use crate::annotations::AnnotationKind;
 use crate::error::QueryError;
-use crate::eval::step::{Assembler, Out, StepInput};
+use crate::eval::step::{Assembler, StepInput};
 use crate::eval::{Evaluator, Mat};
 use crate::numeric::go_fmt_g;
 use crate::plan::{go_quote, Node};
@@ -215,7 +215,7 @@ impl Evaluator<'_> {
         let grouped = self.group_buckets(m, arg_pos);
         let mut input = StepInput::new(m);
         let mut buf = Vec::new();
-        let mut out = Assembler::new(self.is_instant());
+        let mut out = Assembler::new();
         let mut per_group: Vec<Vec<Bucket>> = vec![Vec::new(); grouped.groups.len()];
         for (k, t) in self.steps().enumerate() {
             input.gather(t, &mut buf);
@@ -233,14 +233,8 @@ impl Evaluator<'_> {
                 }
                 let (labels, name) = &grouped.groups[g];
                 let v = f(self, k, name, std::mem::take(buckets));
-                out.push(
-                    t,
-                    Out {
-                        labels: labels.clone(),
-                        v,
-                        drop_name: true,
-                    },
-                )?;
+                let slot = out.slot((0, g), || (labels.clone(), true));
+                out.push_to(slot, t, v)?;
             }
         }
         Ok(out.finish())

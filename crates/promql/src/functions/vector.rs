@@ -8,7 +8,7 @@ use tally_model::Labels;
 
 use crate::annotations::AnnotationKind;
 use crate::error::QueryError;
-use crate::eval::step::{Assembler, Out, StepInput};
+use crate::eval::step::{Assembler, StepInput};
 use crate::eval::{Evaluator, Mat, Point, Series};
 use crate::numeric::go_sort;
 use crate::plan::Node;
@@ -136,7 +136,7 @@ impl Evaluator<'_> {
     fn sort_steps(&mut self, m: &Mat, func: &str, by: &[String]) -> Result<Mat, QueryError> {
         let mut input = StepInput::new(m);
         let mut buf = Vec::new();
-        let mut out = Assembler::new(self.is_instant());
+        let mut out = Assembler::new();
         for t in self.steps() {
             input.gather(t, &mut buf);
             match func {
@@ -166,14 +166,8 @@ impl Evaluator<'_> {
                 }
             }
             for &(i, v) in &buf {
-                out.push(
-                    t,
-                    Out {
-                        labels: m[i].labels.clone(),
-                        v,
-                        drop_name: m[i].drop_name,
-                    },
-                )?;
+                let slot = out.slot((0, i), || (m[i].labels.clone(), m[i].drop_name));
+                out.push_to(slot, t, v)?;
             }
         }
         Ok(out.finish())
