@@ -8,12 +8,16 @@
 //! Groups (each library is one benchmark id inside a group):
 //! - `counter_inc`: an unlabelled counter, through a handle resolved once;
 //! - `labelled_resolved`: a child of a `{method, code}` family resolved once, then `inc`;
-//! - `labelled_per_call`: the child looked up by its label values on every call;
-//! - `histogram_observe`: default buckets (Prometheus' 11), values cycling over 8 buckets;
+//! - `labelled_per_call`: the child looked up by its label values on every call (for
+//!   `metrics`, with compile-time and with run-time label values, see the group);
+//! - `histogram_observe`: default buckets (Prometheus' 11), values cycling over 8 buckets
+//!   (for `metrics`, with and without the exporter's bucketing, see the group);
 //! - `contended/*`: the same four with 2 threads updating the same metric, see
-//!   [`contended`] for what the reported time means;
-//! - `measured`: an empty `#[inline(never)]` function, plain, `#[tally::measured]` and
-//!   `#[autometrics]`.
+//!   [`contended`] for what the reported time means; each prints on stderr how much of
+//!   the time its threads actually ran at the same time;
+//! - `measured`: an empty `#[inline(never)]` function, plain, `#[tally::measured]`,
+//!   `#[autometrics]`, and `#[autometrics(track_concurrency)]` (tally always keeps the
+//!   in-flight gauge).
 //!
 //! Every benchmark counts the operations it ran (`iter_custom` hands it the iteration
 //! count), and after it the library's own reading of the metric must equal that count:
@@ -103,6 +107,7 @@ static OVERLAP: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 /// overlapped over its runs (to stderr, beside criterion's report).
 fn bench(
     g: &mut BenchmarkGroup<'_, WallTime>,
+    group: &str,
     mode: Mode,
     id: &str,
     f: impl FnMut(&mut Bencher<'_, WallTime>),
@@ -113,7 +118,7 @@ fn bench(
     if mode == Mode::Contended && !runs.is_empty() {
         runs.sort_by(f64::total_cmp);
         eprintln!(
-            "overlap {id}: threads ran together {:.0}% of the time (median of {} runs, min {:.0}%)",
+            "overlap {group}/{id}: threads ran together {:.0}% of the time (median of {} runs, min {:.0}%)",
             runs[runs.len() / 2] * 100.0,
             runs.len(),
             runs[0] * 100.0
@@ -219,7 +224,7 @@ fn counter_inc(c: &mut Criterion, name: &str, mode: Mode) {
 
     let tally = tally::Counter::new();
     let mut n = 0;
-    bench(&mut g, mode, "tally", |b| {
+    bench(&mut g, name, mode, "tally", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&tally).inc())
@@ -229,7 +234,7 @@ fn counter_inc(c: &mut Criterion, name: &str, mode: Mode) {
 
     let prom = prometheus::IntCounter::new("c_total", "c").unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;
-    bench(&mut g, mode, "prometheus", |b| {
+    bench(&mut g, name, mode, "prometheus", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&prom).inc())
@@ -239,7 +244,7 @@ fn counter_inc(c: &mut Criterion, name: &str, mode: Mode) {
 
     let client: prometheus_client::metrics::counter::Counter = Default::default();
     let mut n = 0;
-    bench(&mut g, mode, "prometheus-client", |b| {
+    bench(&mut g, name, mode, "prometheus-client", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| {
@@ -253,7 +258,7 @@ fn counter_inc(c: &mut Criterion, name: &str, mode: Mode) {
     let metric = format!("{}_counter_total", name.replace('/', "_"));
     let m = metrics::counter!(metric.clone());
     let mut n = 0;
-    bench(&mut g, mode, "metrics", |b| {
+    bench(&mut g, name, mode, "metrics", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&m).increment(1))
@@ -270,7 +275,7 @@ fn labelled_resolved(c: &mut Criterion, name: &str, mode: Mode) {
         tally::Family::new(["method", "code"], tally::Counter::new);
     let tally = family.get(&[METHOD, CODE]);
     let mut n = 0;
-    bench(&mut g, mode, "tally", |b| {
+    bench(&mut g, name, mode, "tally", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&tally).inc())
@@ -283,7 +288,7 @@ fn labelled_resolved(c: &mut Criterion, name: &str, mode: Mode) {
             .unwrap_or_else(|e| panic!("{e}"));
     let prom = vec.with_label_values(&[METHOD, CODE]);
     let mut n = 0;
-    bench(&mut g, mode, "prometheus", |b| {
+    bench(&mut g, name, mode, "prometheus", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&prom).inc())
@@ -301,7 +306,7 @@ fn labelled_resolved(c: &mut Criterion, name: &str, mode: Mode) {
     > = Default::default();
     let client = client_family.get_or_create(&HTTP_LABELS).clone();
     let mut n = 0;
-    bench(&mut g, mode, "prometheus-client", |b| {
+    bench(&mut g, name, mode, "prometheus-client", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| {
@@ -319,7 +324,7 @@ fn labelled_resolved(c: &mut Criterion, name: &str, mode: Mode) {
     let metric = format!("{}_total", name.replace('/', "_"));
     let m = metrics::counter!(metric.clone(), "method" => "GET", "code" => "200");
     let mut n = 0;
-    bench(&mut g, mode, "metrics", |b| {
+    bench(&mut g, name, mode, "metrics", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| black_box(&m).increment(1))
@@ -335,7 +340,7 @@ fn labelled_per_call(c: &mut Criterion, name: &str, mode: Mode) {
     let family: tally::Family<tally::Counter, 2> =
         tally::Family::new(["method", "code"], tally::Counter::new);
     let mut n = 0;
-    bench(&mut g, mode, "tally", |b| {
+    bench(&mut g, name, mode, "tally", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| {
@@ -349,7 +354,7 @@ fn labelled_per_call(c: &mut Criterion, name: &str, mode: Mode) {
         prometheus::IntCounterVec::new(prometheus::Opts::new("c_total", "c"), &["method", "code"])
             .unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;
-    bench(&mut g, mode, "prometheus", |b| {
+    bench(&mut g, name, mode, "prometheus", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| {
@@ -370,7 +375,7 @@ fn labelled_per_call(c: &mut Criterion, name: &str, mode: Mode) {
         prometheus_client::metrics::counter::Counter,
     > = Default::default();
     let mut n = 0;
-    bench(&mut g, mode, "prometheus-client", |b| {
+    bench(&mut g, name, mode, "prometheus-client", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |_| {
@@ -398,7 +403,7 @@ fn labelled_per_call(c: &mut Criterion, name: &str, mode: Mode) {
     let contended = mode == Mode::Contended;
     let prefix = if contended { "contended_" } else { "" };
     let mut n = 0;
-    bench(&mut g, mode, "metrics/static", |b| {
+    bench(&mut g, name, mode, "metrics/static", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             if contended {
@@ -423,7 +428,7 @@ fn labelled_per_call(c: &mut Criterion, name: &str, mode: Mode) {
 
     let metric = format!("{prefix}labelled_per_call_dynamic_total");
     let mut n = 0;
-    bench(&mut g, mode, "metrics/dynamic", |b| {
+    bench(&mut g, name, mode, "metrics/dynamic", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             if contended {
@@ -453,7 +458,7 @@ fn histogram_observe(c: &mut Criterion, name: &str, mode: Mode) {
 
     let tally = tally::Histogram::new();
     let mut n = 0;
-    bench(&mut g, mode, "tally", |b| {
+    bench(&mut g, name, mode, "tally", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |i| black_box(&tally).observe(value(i)))
@@ -464,7 +469,7 @@ fn histogram_observe(c: &mut Criterion, name: &str, mode: Mode) {
     let prom = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("h", "h"))
         .unwrap_or_else(|e| panic!("{e}"));
     let mut n = 0;
-    bench(&mut g, mode, "prometheus", |b| {
+    bench(&mut g, name, mode, "prometheus", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |i| black_box(&prom).observe(value(i)))
@@ -476,7 +481,7 @@ fn histogram_observe(c: &mut Criterion, name: &str, mode: Mode) {
     let client = prometheus_client::metrics::histogram::Histogram::new(tally::DEFAULT_BUCKETS);
     registry.register("h", "h", client.clone());
     let mut n = 0;
-    bench(&mut g, mode, "prometheus-client", |b| {
+    bench(&mut g, name, mode, "prometheus-client", |b| {
         b.iter_custom(|iters| {
             n += mode.ops(iters);
             mode.run(iters, |i| black_box(&client).observe(value(i)))
@@ -497,7 +502,7 @@ fn histogram_observe(c: &mut Criterion, name: &str, mode: Mode) {
         let metric = format!("{prefix}_{}_seconds", id.replace('+', "_"));
         let m = metrics::histogram!(metric.clone());
         let mut n = 0;
-        bench(&mut g, mode, id, |b| {
+        bench(&mut g, name, mode, id, |b| {
             b.iter_custom(|iters| {
                 n += mode.ops(iters);
                 let elapsed = mode.run(iters, |i| black_box(&m).record(value(i)));
