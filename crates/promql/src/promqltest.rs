@@ -5,8 +5,9 @@
 //! evaluates expressions against expected results. Like Prometheus' runner, every
 //! instant eval is also checked with `@` pinned to its time and evaluated at other times
 //! (unless it calls a time-dependent function), and as a range query around its time.
-//! Native histogram samples (`{{...}}`) are parsed and skipped; start-timestamp lines
-//! (`@st`) are skipped.
+//! Native histogram samples (`{{...}}`) are parsed and skipped, `load_with_nhcb` loads
+//! only the float series (no native histograms are made from the buckets), and
+//! start-timestamp lines (`@st`) are skipped.
 //!
 //! # Layout
 //!
@@ -107,6 +108,14 @@ impl Runner {
                 default_subquery_step: Duration::from_secs(60),
                 delayed_name_removal: true,
             }),
+        }
+    }
+
+    /// A runner with another engine configuration (the expectations of Prometheus'
+    /// scripts assume [`Runner::new`]'s).
+    pub fn with_config(config: EngineConfig) -> Self {
+        Self {
+            engine: Engine::new(config),
         }
     }
 
