@@ -8,9 +8,13 @@
 //! As in Prometheus, a label whose value is empty is the same as an absent label, so
 //! empty values are dropped on construction.
 
+mod ends;
+
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+
+use ends::{Ends, EndsBuilder};
 
 /// Why a label set could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,14 +33,14 @@ pub enum LabelsError {
 /// An immutable, sorted set of label name/value pairs with unique, non-empty names and
 /// non-empty values.
 ///
-/// Cloning copies two small allocations. Equality, ordering and hashing look at the pairs
-/// in name order.
+/// Cloning copies one small allocation (two for sets of more than five labels or over
+/// 64 KiB, see [`Ends`]). Equality, ordering and hashing look at the pairs in name order.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Labels {
     /// Every name and value, concatenated in sorted order: `n0 v0 n1 v1 ...`.
     data: Box<str>,
-    /// `ends[2i]` is the end of name `i`, `ends[2i + 1]` the end of value `i`.
-    ends: Box<[u32]>,
+    /// `ends.at(2i)` is the end of name `i`, `ends.at(2i + 1)` the end of value `i`.
+    ends: Ends,
 }
 
 impl Labels {
@@ -95,16 +99,16 @@ impl Labels {
             return Err(LabelsError::TooLarge);
         }
         let mut data = String::with_capacity(total);
-        let mut ends = Vec::with_capacity(count * 2);
+        let mut ends = EndsBuilder::new(count * 2, total);
         for (name, value) in pairs.filter(|(_, v)| !v.is_empty()) {
             data.push_str(name);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
             data.push_str(value);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
         }
         Ok(Self {
             data: data.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
+            ends: ends.finish(),
         })
     }
 
@@ -125,17 +129,16 @@ impl Labels {
             return Err(LabelsError::TooLarge);
         }
         let mut data = String::with_capacity(total);
-        let mut ends = Vec::with_capacity(count * 2);
+        let mut ends = EndsBuilder::new(count * 2, total);
         for (name, value) in pairs {
             data.push_str(name);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
             data.push_str(value);
-            ends.push(data.len() as u32);
+            ends.push(data.len());
         }
-        debug_assert!(ends.len() == count * 2);
         Ok(Self {
             data: data.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
+            ends: ends.finish(),
         })
     }
 
@@ -146,19 +149,15 @@ impl Labels {
 
     /// Whether there are no labels.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ends.len() == 0
     }
 
     /// The pair at position `i` in name order.
     #[inline]
     fn pair(&self, i: usize) -> (&str, &str) {
-        let start = if i == 0 {
-            0
-        } else {
-            self.ends[2 * i - 1] as usize
-        };
-        let mid = self.ends[2 * i] as usize;
-        let end = self.ends[2 * i + 1] as usize;
+        let start = if i == 0 { 0 } else { self.ends.at(2 * i - 1) };
+        let mid = self.ends.at(2 * i);
+        let end = self.ends.at(2 * i + 1);
         (&self.data[start..mid], &self.data[mid..end])
     }
 
@@ -176,8 +175,8 @@ impl Labels {
     pub(crate) fn byte_pairs(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         let data = self.data.as_bytes();
         let mut start = 0;
-        self.ends.chunks_exact(2).map(move |ends| {
-            let (mid, end) = (ends[0] as usize, ends[1] as usize);
+        (0..self.len()).map(move |i| {
+            let (mid, end) = (self.ends.at(2 * i), self.ends.at(2 * i + 1));
             let pair = (&data[start..mid], &data[mid..end]);
             start = end;
             pair
@@ -260,7 +259,7 @@ impl Labels {
 
     /// Bytes of heap memory this set holds.
     pub fn heap_size(&self) -> usize {
-        self.data.len() + self.ends.len() * 4
+        self.data.len() + self.ends.heap_size()
     }
 }
 
@@ -268,7 +267,10 @@ impl Hash for Labels {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // `data` plus the offsets determine the pairs uniquely.
         self.data.hash(state);
-        self.ends.hash(state);
+        state.write_usize(self.ends.len());
+        for k in 0..self.ends.len() {
+            state.write_u32(self.ends.at(k) as u32);
+        }
     }
 }
 
@@ -421,6 +423,52 @@ mod tests {
             .collect();
         assert_eq!(bytes, strs);
         assert_eq!(Labels::new().byte_pairs().count(), 0);
+    }
+
+    #[test]
+    fn large_and_small_sets_behave_alike() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |l: &Labels| {
+            let mut h = DefaultHasher::new();
+            l.hash(&mut h);
+            h.finish()
+        };
+        let long = "v".repeat(70_000);
+        let cases: Vec<Vec<(String, String)>> = vec![
+            vec![],
+            vec![("a".into(), "1".into())],
+            (0..5).map(|i| (format!("n{i}"), format!("v{i}"))).collect(),
+            (0..6).map(|i| (format!("n{i}"), format!("v{i}"))).collect(),
+            vec![("a".into(), long.clone()), ("b".into(), "2".into())],
+        ];
+        for pairs in cases {
+            let a = Labels::from_pairs(pairs.iter().map(|(n, v)| (n, v))).unwrap();
+            let b =
+                Labels::from_checked(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
+            assert_eq!(a, b);
+            assert_eq!(hash(&a), hash(&b));
+            assert_eq!(a.len(), pairs.len());
+            let back: Vec<(String, String)> = a
+                .iter()
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .collect();
+            assert_eq!(back, pairs);
+            let text: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+            let heap_ends = if pairs.len() > 5 || text > 65_535 {
+                pairs.len() * 8
+            } else {
+                0
+            };
+            assert_eq!(a.heap_size(), text + heap_ends);
+            for (n, v) in &pairs {
+                assert_eq!(a.get(n), Some(v.as_str()));
+            }
+            let mut grown = pairs.clone();
+            grown.push(("zz".into(), "9".into()));
+            let c = Labels::from_pairs(grown.iter().map(|(n, v)| (n, v))).unwrap();
+            assert_ne!(a, c);
+            assert_eq!(c.without(&["zz"]), a);
+        }
     }
 
     #[test]
