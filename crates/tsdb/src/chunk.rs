@@ -374,6 +374,11 @@ impl XorChunk {
 
     /// Rewrites the sample count at the front, moving the rest when its length changes.
     fn set_count(&mut self, count: usize) {
+        if count < 0x80 {
+            self.buf[0] = count as u8;
+            self.count = count;
+            return;
+        }
         let mut tmp = [0; 10];
         let n = put_uvarint(&mut tmp, count as u64);
         let old = uvarint_len(self.count as u64);
@@ -433,8 +438,13 @@ impl XorChunk {
                 let width = u32::from(self.state.width);
                 debug_assert!(n <= 57, "|dod| <= 2^55");
                 if width != 0 && n <= width && width <= n + NEW_WIDTH_BITS {
-                    self.put(0b10, 2);
-                    self.put(z, width);
+                    // One write when it fits in 64 bits (a reopened chunk may hold any width).
+                    if width <= 62 {
+                        self.put((0b10 << width) | z, 2 + width);
+                    } else {
+                        self.put(0b10, 2);
+                        self.put(z, width);
+                    }
                 } else {
                     self.put((0b110 << WIDTH_BITS) | u64::from(n - 1), 3 + WIDTH_BITS);
                     self.put(z, n);

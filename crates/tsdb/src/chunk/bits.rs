@@ -102,11 +102,12 @@ impl<'a> BitReader<'a> {
     }
 
     /// The next bits without consuming them: the buffer, most significant bit first, with
-    /// at least 57 valid bits unless the data ends sooner, and how many are valid. Bits
-    /// past the valid ones are 0 or the data's next bits.
+    /// at least `want` (at most 57) valid bits unless the data ends sooner, and how many
+    /// are valid. Bits past the valid ones are 0 or the data's next bits.
     #[inline]
-    pub(super) fn peek(&mut self) -> (u64, u32) {
-        if self.avail < 57 {
+    pub(super) fn peek(&mut self, want: u32) -> (u64, u32) {
+        debug_assert!(want <= 57);
+        if self.avail < want {
             self.refill();
         }
         (self.buf, self.avail)
@@ -118,12 +119,6 @@ impl<'a> BitReader<'a> {
         debug_assert!(n <= self.avail && n < 64);
         self.buf <<= n;
         self.avail -= n;
-    }
-
-    /// One bit.
-    #[inline]
-    pub(super) fn read_bit(&mut self) -> Option<bool> {
-        self.read_bits(1).map(|b| b == 1)
     }
 
     /// The next `n` bits (`n <= 64`) as the low bits of the result.
@@ -265,13 +260,24 @@ mod tests {
     }
 
     #[test]
-    fn read_bit_and_end_of_input() {
+    fn peek_skip_and_end_of_input() {
         let mut r = BitReader::new(&[0b1010_0000], 0);
-        assert_eq!(r.read_bit(), Some(true));
-        assert_eq!(r.read_bit(), Some(false));
+        assert_eq!(r.peek(57), (0b1010_0000 << 56, 8));
+        r.skip(1);
+        assert_eq!(r.read_bits(1), Some(0));
         assert_eq!(r.read_bits(6), Some(0b10_0000));
-        assert_eq!(r.read_bit(), None);
+        assert_eq!(r.peek(1).1, 0);
+        assert_eq!(r.read_bits(1), None);
         assert_eq!(r.read_bits(64), None);
+        // Started mid-byte, reading across the refill of a longer slice.
+        let data: Vec<u8> = (0..20).collect();
+        let mut r = BitReader::new(&data, 12);
+        assert_eq!(r.read_bits(4), Some(1));
+        for b in 2..20 {
+            assert_eq!(r.peek(8).0 >> 56, b);
+            assert_eq!(r.read_bits(8), Some(b));
+        }
+        assert_eq!(r.pos(), 160);
         let mut r = BitReader::new(&[0xff; 7], 3);
         assert_eq!(r.read_bits(64), None);
         assert_eq!(r.pos(), 3);

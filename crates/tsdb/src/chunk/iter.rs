@@ -131,7 +131,8 @@ impl<'a> ChunkIter<'a> {
     #[inline]
     fn read_delta(&mut self) -> Option<u64> {
         let r = &mut self.reader;
-        let (bits, avail) = r.peek();
+        // The longest code this reads at once: 1110 and 20 bits.
+        let (bits, avail) = r.peek(4 + DOD_BITS[2]);
         // The prefix is 0, 10, 110, 1110 or 1111.
         let ones = bits.leading_ones().min(4);
         let prev = self.state.delta;
@@ -167,35 +168,53 @@ impl<'a> ChunkIter<'a> {
         let bit = self.reader.pos();
         let truncated = || ChunkError::Truncated { sample, bit: start };
         let r = &mut self.reader;
-        if !r.read_bit().ok_or_else(truncated)? {
+        let (bits, avail) = r.peek(3);
+        if avail == 0 {
+            return Err(truncated());
+        }
+        if bits >> 63 == 0 {
+            r.skip(1);
             self.state.int_delta = 0;
             return Ok(());
         }
-        if self.state.integral {
-            let z = if !r.read_bit().ok_or_else(truncated)? {
+        if !self.state.integral {
+            r.skip(1);
+            return self.read_xor(sample, start, bit);
+        }
+        // 10, 110 or 111.
+        let ones = bits.leading_ones().min(3);
+        if avail < ones + u32::from(ones < 3) {
+            return Err(truncated());
+        }
+        let z = match ones {
+            1 => {
                 if self.state.width == 0 {
                     return Err(ChunkError::NoWindow { sample, bit });
                 }
+                r.skip(2);
                 r.read_bits(u32::from(self.state.width))
-            } else if !r.read_bit().ok_or_else(truncated)? {
+            }
+            2 => {
+                r.skip(3);
                 let width = r.read_bits(WIDTH_BITS).ok_or_else(truncated)? as u32 + 1;
                 self.state.width = width as u8;
                 r.read_bits(width)
-            } else {
+            }
+            _ => {
+                r.skip(3);
                 return self.read_xor(sample, start, bit);
-            };
-            let dod = unzigzag(z.ok_or_else(truncated)?);
-            let prev = f64::from_bits(self.state.value) as i64;
-            // |prev| <= 2^53 and |int_delta| <= 2^54: only adding `dod` can overflow.
-            let m = (prev + self.state.int_delta)
-                .checked_add(dod)
-                .filter(|m| m.unsigned_abs() <= MAX_INTEGER as u64)
-                .ok_or(ChunkError::IntegerOutOfRange { sample, bit })?;
-            self.state.int_delta = m - prev;
-            self.state.value = (m as f64).to_bits();
-            return Ok(());
-        }
-        self.read_xor(sample, start, bit)
+            }
+        };
+        let dod = unzigzag(z.ok_or_else(truncated)?);
+        let prev = f64::from_bits(self.state.value) as i64;
+        // |prev| <= 2^53 and |int_delta| <= 2^54: only adding `dod` can overflow.
+        let m = (prev + self.state.int_delta)
+            .checked_add(dod)
+            .filter(|m| m.unsigned_abs() <= MAX_INTEGER as u64)
+            .ok_or(ChunkError::IntegerOutOfRange { sample, bit })?;
+        self.state.int_delta = m - prev;
+        self.state.value = (m as f64).to_bits();
+        Ok(())
     }
 
     /// Reads the XOR of a value that differs from the last one (after its control bits);
@@ -204,18 +223,26 @@ impl<'a> ChunkIter<'a> {
     fn read_xor(&mut self, sample: u64, start: u64, bit: u64) -> Result<(), ChunkError> {
         let truncated = || ChunkError::Truncated { sample, bit: start };
         let r = &mut self.reader;
-        let (leading, trailing) = if !r.read_bit().ok_or_else(truncated)? {
+        let (bits, avail) = r.peek(1 + LEADING_BITS + SIGNIFICANT_BITS);
+        if avail == 0 {
+            return Err(truncated());
+        }
+        let (leading, trailing) = if bits >> 63 == 0 {
             if self.state.leading == NO_WINDOW {
                 return Err(ChunkError::NoWindow { sample, bit });
             }
+            r.skip(1);
             (
                 u32::from(self.state.leading),
                 u32::from(self.state.trailing),
             )
         } else {
-            let header = r
-                .read_bits(LEADING_BITS + SIGNIFICANT_BITS)
-                .ok_or_else(truncated)?;
+            let header_len = 1 + LEADING_BITS + SIGNIFICANT_BITS;
+            if avail < header_len {
+                return Err(truncated());
+            }
+            r.skip(header_len);
+            let header = (bits << 1) >> (64 - LEADING_BITS - SIGNIFICANT_BITS);
             let leading = (header >> SIGNIFICANT_BITS) as u32;
             let significant = match (header & ((1 << SIGNIFICANT_BITS) - 1)) as u32 {
                 0 => 64,
