@@ -259,7 +259,9 @@ impl Db {
 
     /// Opens an existing database for inspection (`tally tsdb stats`, `dump`), also while
     /// a server writes to it: nothing is changed on disk, a damaged log is reported and
-    /// read up to the damage, and every write fails with [`DbError::ReadOnly`].
+    /// read up to the damage, and every write fails with [`DbError::ReadOnly`]. Everything
+    /// committed before the call is seen: when the writer checkpoints during the read
+    /// (moving data from the log to the store), the read starts over.
     pub fn open_read_only(opts: Options) -> Result<(Self, OpenReport), DbError> {
         Self::open_mode(opts, true)
     }
@@ -291,43 +293,15 @@ impl Db {
         } else {
             Store::open(&opts.dir, opts.fsync)?
         };
-        let mut head = Head::new(ChunkPolicy {
-            max_samples: opts.chunk_max_samples.max(1),
-            range_ms: opts.chunk_range_ms.max(1),
-        });
-        let mut report = OpenReport::default();
-        let series = store.load_series()?;
-        report.series_loaded = series.len();
-        for (id, labels) in series {
-            head.insert_series(id, labels, true);
-        }
-        for (id, min_t, max_t, last) in store.series_bounds()? {
-            head.note_stored(id, min_t, max_t, last);
-        }
-        for row in store.load_partial_chunks()? {
-            let chunk = XorChunk::from_bytes(&row.data).map_err(|e| DbError::Chunk {
-                series: row.series,
-                min_t: row.min_t,
-                reason: e.to_string(),
-            })?;
-            head.reopen(row.series, chunk);
-            report.chunks_reopened += 1;
-        }
-        for (id, res, point) in store.load_current_rollups()? {
-            head.restore_rollup(id, res, point);
-        }
-        let apply = |record| report.samples_replayed += replay_record(&mut head, record);
-        let wal = if read_only {
-            report.replay = if wal_dir(&opts.dir).exists() {
-                wal::read(wal_dir(&opts.dir), 0, apply)?
-            } else {
-                wal::Replay::default()
-            };
-            None
+        let (head, report, wal) = if read_only {
+            let (head, report) = load_beside_writer(&opts, &store)?;
+            (head, report, None)
         } else {
+            let (mut head, mut report) = load_store(&opts, &store)?;
+            let apply = |record| report.samples_replayed += replay_record(&mut head, record);
             let (wal, replay) = Wal::open(wal_dir(&opts.dir), wal_options(&opts), 0, apply)?;
             report.replay = replay;
-            Some(wal)
+            (head, report, Some(wal))
         };
         let now = (opts.clock)();
         let db = Self {
@@ -604,6 +578,84 @@ fn wal_options(opts: &Options) -> wal::WalOptions {
         fsync: opts.fsync,
         segment_size: opts.wal_segment_bytes,
     }
+}
+
+/// A head holding what the store holds: the series catalogue, each series' bounds, the
+/// checkpointed open chunks, the current rollups.
+fn load_store(opts: &Options, store: &Store) -> Result<(Head, OpenReport), DbError> {
+    let mut head = Head::new(ChunkPolicy {
+        max_samples: opts.chunk_max_samples.max(1),
+        range_ms: opts.chunk_range_ms.max(1),
+    });
+    let mut report = OpenReport::default();
+    let series = store.load_series()?;
+    report.series_loaded = series.len();
+    for (id, labels) in series {
+        head.insert_series(id, labels, true);
+    }
+    for (id, min_t, max_t, last) in store.series_bounds()? {
+        head.note_stored(id, min_t, max_t, last);
+    }
+    for row in store.load_partial_chunks()? {
+        let chunk = XorChunk::from_bytes(&row.data).map_err(|e| DbError::Chunk {
+            series: row.series,
+            min_t: row.min_t,
+            reason: e.to_string(),
+        })?;
+        head.reopen(row.series, chunk);
+        report.chunks_reopened += 1;
+    }
+    for (id, res, point) in store.load_current_rollups()? {
+        head.restore_rollup(id, res, point);
+    }
+    Ok((head, report))
+}
+
+/// How many times a read-only open reads the store and the log again because a writer's
+/// checkpoint moved data from one to the other meanwhile.
+const READ_ONLY_ATTEMPTS: usize = 20;
+
+/// The store, then the log, read without changing anything, consistently even while a
+/// writer checkpoints. A checkpoint that commits to the store after the store was read
+/// and deletes log segments before they are read would hide what they held (or fail the
+/// read on a vanished segment). Segments are only ever deleted oldest first, so the read
+/// is whole when the log replayed from the segment that was first before the store was
+/// read, and no segment vanished while it was replayed; otherwise it starts over (a
+/// checkpoint is rare next to a read, and the last attempt is returned as it is).
+fn load_beside_writer(opts: &Options, store: &Store) -> Result<(Head, OpenReport), DbError> {
+    let dir = wal_dir(&opts.dir);
+    let mut attempt = 1;
+    loop {
+        let first = first_segment(&dir);
+        let (mut head, mut report) = load_store(opts, store)?;
+        let replay = if dir.exists() {
+            wal::read(&dir, 0, |record| {
+                report.samples_replayed += replay_record(&mut head, record);
+            })
+        } else {
+            Ok(wal::Replay::default())
+        };
+        let again = attempt < READ_ONLY_ATTEMPTS;
+        attempt += 1;
+        match replay {
+            Err(wal::WalError::Io { source, .. })
+                if again && source.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(replay) if again && first.is_some_and(|f| replay.first_segment != Some(f)) => {}
+            Ok(replay) => {
+                report.replay = replay;
+                return Ok((head, report));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The lowest segment number in the log directory `dir`, if any.
+fn first_segment(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| wal::parse_segment_name(e.ok()?.file_name().to_str()?))
+        .min()
 }
 
 /// Applies one replayed record; returns the samples it added.

@@ -248,3 +248,71 @@ fn one_writer_and_read_only_inspection() {
     drop(db);
     assert_eq!(all(&open(&o), 0, 10_000)[0].samples.len(), 2);
 }
+
+#[test]
+fn read_only_open_beside_a_checkpointing_writer_sees_every_committed_sample() {
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::at(0);
+    let o = options(dir.path(), &clock);
+    let db = Arc::new(open(&o));
+    let series: Vec<Labels> = (0..10)
+        .map(|s| labels(&[("__name__", "x"), ("s", &s.to_string())]))
+        .collect();
+    // The writer commits one sample per series at t = i, and checkpoints every 5 commits
+    // (log segments deleted after the store commit), until the reader is done.
+    let committed = Arc::new(AtomicI64::new(-1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, committed, stop) = (db.clone(), committed.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                let batch: Vec<(&Labels, i64, f64)> =
+                    series.iter().map(|l| (l, i, i as f64)).collect();
+                write(&*db, &batch);
+                committed.store(i, Ordering::SeqCst);
+                if i % 5 == 4 {
+                    db.checkpoint().unwrap();
+                }
+                i += 1;
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for attempt in 0..100 {
+        let before = committed.load(Ordering::SeqCst);
+        match Db::open_read_only(o.clone()) {
+            Ok((ro, _)) => {
+                let got = all(&ro, 0, i64::MAX);
+                let short: Vec<String> = got
+                    .iter()
+                    .filter(|s| {
+                        s.samples
+                            .iter()
+                            .filter(|x| x.timestamp_ms <= before)
+                            .count() as i64
+                            != before + 1
+                    })
+                    .map(|s| s.labels.to_string())
+                    .collect();
+                if (before >= 0 && got.len() != 10) || !short.is_empty() {
+                    failures.push(format!(
+                        "open {attempt}: {} series, committed up to {before}, short: {short:?}",
+                        got.len()
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("open {attempt}: {e}")),
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 100 read-only opens failed or missed committed samples:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
