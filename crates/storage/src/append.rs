@@ -100,6 +100,23 @@ impl AppendStats {
         self.rejected[i] += 1;
     }
 
+    /// Counts a refusal and returns the error that names it.
+    pub fn refuse(
+        &mut self,
+        reason: Rejection,
+        labels: &Labels,
+        sample: Sample,
+        newest: Option<Sample>,
+    ) -> AppendError {
+        self.reject(reason);
+        AppendError {
+            reason,
+            labels: labels.clone(),
+            timestamp_ms: sample.timestamp_ms,
+            newest_ms: newest.map(|s| s.timestamp_ms),
+        }
+    }
+
     /// Adds another batch's counts to these.
     pub fn add(&mut self, other: &AppendStats) {
         self.appended += other.appended;

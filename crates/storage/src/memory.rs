@@ -65,15 +65,10 @@ struct MemAppender<'a> {
 
 impl Appender for MemAppender<'_> {
     fn append(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError> {
-        let refuse = |reason, newest: Option<Sample>| AppendError {
-            reason,
-            labels: labels.clone(),
-            timestamp_ms: sample.timestamp_ms,
-            newest_ms: newest.map(|s| s.timestamp_ms),
-        };
         if !labels.contains("__name__") {
-            self.stats.reject(Rejection::MissingName);
-            return Err(refuse(Rejection::MissingName, None));
+            return Err(self
+                .stats
+                .refuse(Rejection::MissingName, labels, sample, None));
         }
         let newest = match self.pending.get(labels).and_then(|p| p.last()) {
             Some(s) => Some(*s),
@@ -93,10 +88,7 @@ impl Appender for MemAppender<'_> {
                 self.stats.repeats += 1;
                 Ok(())
             }
-            Err(reason) => {
-                self.stats.reject(reason);
-                Err(refuse(reason, newest))
-            }
+            Err(reason) => Err(self.stats.refuse(reason, labels, sample, newest)),
         }
     }
 

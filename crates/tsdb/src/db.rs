@@ -710,19 +710,13 @@ struct DbAppender<'a> {
 
 impl Appender for DbAppender<'_> {
     fn append(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError> {
-        let refuse = |reason, newest: Option<Sample>| AppendError {
-            reason,
-            labels: labels.clone(),
-            timestamp_ms: sample.timestamp_ms,
-            newest_ms: newest.map(|s| s.timestamp_ms),
-        };
         if !labels.contains("__name__") {
-            self.stats.reject(Rejection::MissingName);
-            return Err(refuse(Rejection::MissingName, None));
+            return Err(self
+                .stats
+                .refuse(Rejection::MissingName, labels, sample, None));
         }
         if sample.timestamp_ms < self.min_time {
-            self.stats.reject(Rejection::TooOld);
-            return Err(refuse(Rejection::TooOld, None));
+            return Err(self.stats.refuse(Rejection::TooOld, labels, sample, None));
         }
         let found = self.db.head.read().lookup(labels);
         let (key, head_newest) = match found {
@@ -748,10 +742,7 @@ impl Appender for DbAppender<'_> {
                 self.stats.repeats += 1;
                 Ok(())
             }
-            Err(reason) => {
-                self.stats.reject(reason);
-                Err(refuse(reason, newest))
-            }
+            Err(reason) => Err(self.stats.refuse(reason, labels, sample, newest)),
         }
     }
 
