@@ -318,15 +318,13 @@ pub fn decode_range(
         return Ok(());
     }
     let mut it = ChunkIter::new(bytes);
-    if let Some(first) = it.seek(mint) {
-        if first.timestamp_ms <= maxt {
-            out.push(first);
-            for s in it.by_ref() {
-                if s.timestamp_ms > maxt {
-                    break;
-                }
-                out.push(s);
-            }
+    // One loop, so the decoder is inlined once.
+    for s in it.by_ref() {
+        if s.timestamp_ms > maxt {
+            break;
+        }
+        if s.timestamp_ms >= mint {
+            out.push(s);
         }
     }
     match it.error {
