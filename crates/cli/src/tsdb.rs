@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use tally_storage::{MatchOp, Matcher, SelectHints, Storage};
+use tally_storage::{Matcher, SelectHints, Storage};
 use tally_tsdb::{Db, Options};
 
 /// `tally tsdb ...`.
@@ -153,31 +153,9 @@ fn stats(data_dir: &Path, top: usize, out: &mut dyn Write) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Parses a PromQL series selector into storage matchers.
-pub fn selector_matchers(selector: &str) -> anyhow::Result<Vec<Matcher>> {
-    let expr = promql_parser::parser::parse(selector)
-        .map_err(|e| anyhow::anyhow!("--match {selector:?}: {e}"))?;
-    let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
-        bail!("--match {selector:?} is not a series selector");
-    };
-    if !vs.matchers.or_matchers.is_empty() {
-        bail!("--match {selector:?}: `or` inside a selector is not supported here");
-    }
-    let mut out = Vec::new();
-    if let Some(name) = &vs.name {
-        out.push(Matcher::metric_name(name));
-    }
-    for m in &vs.matchers.matchers {
-        use promql_parser::label::MatchOp as P;
-        let op = match m.op {
-            P::Equal => MatchOp::Equal,
-            P::NotEqual => MatchOp::NotEqual,
-            P::Re(_) => MatchOp::Regex,
-            P::NotRe(_) => MatchOp::NotRegex,
-        };
-        out.push(Matcher::new(op, &m.name, &m.value)?);
-    }
-    Ok(out)
+/// Parses a PromQL series selector into matcher sets (one per `or` alternative).
+fn selector_matchers(selector: &str) -> anyhow::Result<Vec<Vec<Matcher>>> {
+    tally_promql::parse_selector(selector).map_err(|e| anyhow::anyhow!("--match {selector:?}: {e}"))
 }
 
 fn dump(
@@ -190,7 +168,13 @@ fn dump(
     let matchers = selector_matchers(selector)?;
     let (db, _) = open(data_dir)?;
     let q = db.querier(from, to)?;
-    for series in q.select(&matchers, &SelectHints::default())? {
+    let mut found = std::collections::BTreeMap::new();
+    for set in &matchers {
+        for series in q.select(set, &SelectHints::default())? {
+            found.insert(series.labels.clone(), series);
+        }
+    }
+    for series in found.into_values() {
         for s in &series.samples {
             let value = if s.is_stale() {
                 "stale".to_owned()
@@ -210,7 +194,7 @@ mod tests {
     #[test]
     fn selectors_become_matchers() {
         let m = selector_matchers(r#"http_requests_total{code=~"5..",job!="x"}"#).unwrap();
-        let s: Vec<String> = m.iter().map(ToString::to_string).collect();
+        let s: Vec<String> = m[0].iter().map(ToString::to_string).collect();
         assert_eq!(
             s,
             [

@@ -83,6 +83,22 @@ pub struct Query {
     node: Node,
 }
 
+/// Parses a series selector (an API's `match[]`, `tally tsdb dump --match`) into its
+/// matcher sets: one per `or` alternative of the braces, each with the metric name's
+/// matcher first. Anything but a bare selector (a function, `[5m]`, `offset`) is an error.
+pub fn parse_selector(text: &str) -> Result<Vec<Vec<tally_storage::Matcher>>, QueryError> {
+    let query = Query::parse(text)?;
+    match query.node {
+        crate::plan::Node::Selector(sel) if sel.offset_ms == 0 && sel.at.is_none() => {
+            Ok(sel.alternatives)
+        }
+        _ => Err(QueryError::Parse {
+            message: format!("{text:?} is not a series selector"),
+            position: None,
+        }),
+    }
+}
+
 impl Query {
     /// Parses `text` as a PromQL expression.
     pub fn parse(text: &str) -> Result<Self, QueryError> {

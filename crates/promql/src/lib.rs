@@ -65,6 +65,8 @@ pub mod promqltest;
 mod value;
 
 pub use annotations::{Annotation, AnnotationKind, Annotations};
-pub use engine::{CancelToken, Engine, EngineConfig, Query, QueryOptions, QueryResult};
+pub use engine::{
+    parse_selector, CancelToken, Engine, EngineConfig, Query, QueryOptions, QueryResult,
+};
 pub use error::{Position, QueryError, Side};
 pub use value::{format_float, Value, VectorSample};

@@ -21,7 +21,7 @@ use crate::durable::Store;
 use crate::error::ApiError;
 use crate::jobs::JobRun;
 use crate::metrics::ServerMetrics;
-use crate::{push, read};
+use crate::{push, query_api, read};
 
 /// The time source: wall-clock milliseconds in production, a manual clock in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -339,6 +339,29 @@ pub fn router(app: App) -> Router {
         )
         .route("/api/v1/groups", get(read::groups_json))
         .route("/api/v1/write", post(remote_write_handler))
+        .route(
+            "/api/v1/query",
+            get(query_api::query).post(query_api::query),
+        )
+        .route(
+            "/api/v1/query_range",
+            get(query_api::query_range).post(query_api::query_range),
+        )
+        .route(
+            "/api/v1/series",
+            get(query_api::series).post(query_api::series),
+        )
+        .route(
+            "/api/v1/labels",
+            get(query_api::labels).post(query_api::labels),
+        )
+        .route("/api/v1/label/{name}/values", get(query_api::label_values))
+        .route("/api/v1/metadata", get(query_api::metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(query_api::query_exemplars).post(query_api::query_exemplars),
+        )
+        .route("/api/v1/status/buildinfo", get(query_api::buildinfo))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(healthy))
         .layer(DefaultBodyLimit::max(max_body))

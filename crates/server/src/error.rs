@@ -13,6 +13,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After`, on `429` and `503`.
     pub retry_after: Option<u64>,
+    /// For the Prometheus query API: the `errorType` (`bad_data`, `execution`, ...);
+    /// the body is then Prometheus' JSON error shape instead of plain text.
+    pub error_type: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +25,19 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            error_type: None,
+        }
+    }
+
+    /// An error of the Prometheus query API: `{"status":"error","errorType":..,"error":..}`.
+    pub fn prometheus(
+        status: StatusCode,
+        error_type: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            error_type: Some(error_type),
+            ..Self::new(status, message)
         }
     }
 
@@ -46,7 +62,18 @@ impl From<crate::durable::LogFailed> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, format!("{}\n", self.message)).into_response();
+        let mut response = match self.error_type {
+            Some(kind) => (
+                self.status,
+                axum::Json(serde_json::json!({
+                    "status": "error",
+                    "errorType": kind,
+                    "error": self.message,
+                })),
+            )
+                .into_response(),
+            None => (self.status, format!("{}\n", self.message)).into_response(),
+        };
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()

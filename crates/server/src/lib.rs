@@ -35,6 +35,7 @@ pub mod history;
 pub mod jobs;
 mod metrics;
 mod push;
+pub mod query_api;
 mod read;
 pub mod remote_write;
 mod storage_metrics;

@@ -54,5 +54,6 @@ mod prometheus;
 mod prometheus_remote_write;
 mod pusher;
 mod python_clients;
+mod query_api;
 mod remote_write;
 mod samples;

@@ -1,0 +1,473 @@
+//! The Prometheus HTTP query API over the time-series database, as Grafana's Prometheus
+//! data source and `promtool`/`curl` users expect it: `/api/v1/query`, `query_range`,
+//! `series`, `labels`, `label/<name>/values`, `metadata`, `query_exemplars` and
+//! `status/buildinfo`, by GET or by POST with a form body.
+//!
+//! Answers have Prometheus' shape: `{"status":"success","data":...}` (plus `warnings` and
+//! `infos` when the query produced annotations), values as strings, timestamps as float
+//! seconds; failures `{"status":"error","errorType":...,"error":...}` with Prometheus'
+//! status codes (`400` bad_data, `422` execution, `503` timeout/canceled, `500`
+//! internal). Queries run on the blocking pool, never on the runtime's threads.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value as Json_};
+use tally_model::Labels;
+use tally_promql::{Engine, EngineConfig, QueryError, QueryResult, Value};
+use tally_storage::{Matcher, SelectHints, Storage};
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// The request's parameters, from the URL and, for a form POST, the body; a name may
+/// repeat (`match[]`).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn new(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Self {
+        let mut pairs: Vec<(String, String)> = query
+            .as_deref()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default();
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            pairs.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Self(pairs)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn bad_data(message: impl Into<String>) -> ApiError {
+    ApiError::prometheus(StatusCode::BAD_REQUEST, "bad_data", message)
+}
+
+/// Parses a time as Prometheus does: RFC 3339, or (float) seconds since the epoch.
+/// Returns milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return secs.is_finite().then(|| (secs * 1000.0).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Parses a duration as Prometheus does: float seconds, or `1h30m`-style units (`ms`,
+/// `s`, `m`, `h`, `d`, `w`, `y`). Returns milliseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| (secs * 1000.0).round() as i64);
+    }
+    let mut total: i64 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 7 * 86_400_000,
+            "y" => 365 * 86_400_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(scale)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    match p.get(name) {
+        None | Some("") => Ok(default),
+        Some(v) => parse_time(v).ok_or_else(|| {
+            bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse \"{v}\" to a valid timestamp"
+            ))
+        }),
+    }
+}
+
+fn timestamp(ms: i64) -> Json_ {
+    json!(ms as f64 / 1000.0)
+}
+
+fn metric(labels: &Labels) -> Json_ {
+    Json_::Object(
+        labels
+            .iter()
+            .map(|(n, v)| (n.to_owned(), Json_::String(v.to_owned())))
+            .collect(),
+    )
+}
+
+fn result_json(result: &QueryResult) -> Json_ {
+    let data = match &result.value {
+        Value::Scalar {
+            timestamp_ms,
+            value,
+        } => {
+            json!({"resultType": "scalar", "result": [timestamp(*timestamp_ms), tally_promql::format_float(*value)]})
+        }
+        Value::String {
+            timestamp_ms,
+            value,
+        } => {
+            json!({"resultType": "string", "result": [timestamp(*timestamp_ms), value]})
+        }
+        Value::Vector(v) => json!({
+            "resultType": "vector",
+            "result": v.iter().map(|s| json!({
+                "metric": metric(&s.labels),
+                "value": [timestamp(s.timestamp_ms), tally_promql::format_float(s.value)],
+            })).collect::<Vec<_>>(),
+        }),
+        Value::Matrix(m) => json!({
+            "resultType": "matrix",
+            "result": m.iter().map(|s| json!({
+                "metric": metric(&s.labels),
+                "values": s.samples.iter()
+                    .map(|x| json!([timestamp(x.timestamp_ms), tally_promql::format_float(x.value)]))
+                    .collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    let mut out = json!({"status": "success", "data": data});
+    let warnings = result.annotations.warnings();
+    if !warnings.is_empty() {
+        out["warnings"] = json!(warnings);
+    }
+    let infos = result.annotations.infos();
+    if !infos.is_empty() {
+        out["infos"] = json!(infos);
+    }
+    out
+}
+
+fn query_error(e: QueryError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        QueryError::Parse { .. }
+        | QueryError::Unsupported(_)
+        | QueryError::InvalidRangeQueryType(_)
+        | QueryError::InvalidRange(_) => bad_data(message),
+        QueryError::Timeout(_) => {
+            ApiError::prometheus(StatusCode::SERVICE_UNAVAILABLE, "timeout", message)
+        }
+        QueryError::Canceled(_) => {
+            ApiError::prometheus(StatusCode::SERVICE_UNAVAILABLE, "canceled", message)
+        }
+        QueryError::Storage(_) => {
+            ApiError::prometheus(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        }
+        _ => ApiError::prometheus(StatusCode::UNPROCESSABLE_ENTITY, "execution", message),
+    }
+}
+
+fn engine(p: &Params) -> Result<Engine, ApiError> {
+    let mut config = EngineConfig::default();
+    if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
+        let ms = parse_duration(t).ok_or_else(|| {
+            bad_data(format!(
+                "invalid parameter \"timeout\": cannot parse \"{t}\" to a valid duration"
+            ))
+        })?;
+        config.timeout =
+            Some(Duration::from_millis(ms as u64).min(config.timeout.unwrap_or(Duration::MAX)));
+    }
+    if let Some(l) = p.get("lookback_delta").filter(|t| !t.is_empty()) {
+        let ms = parse_duration(l).filter(|ms| *ms > 0).ok_or_else(|| {
+            bad_data(format!(
+                "invalid parameter \"lookback_delta\": cannot parse \"{l}\" to a valid duration"
+            ))
+        })?;
+        config.lookback_delta = Duration::from_millis(ms as u64);
+    }
+    Ok(Engine::new(config))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ApiError::prometheus(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("query did not complete: {e}"),
+        ))
+    })
+}
+
+fn success(data: Json_) -> Response {
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+/// `GET|POST /api/v1/query`.
+pub async fn query(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &headers, &body);
+    let expr = p
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))?
+        .to_owned();
+    let time = time_param(&p, "time", app.clock.now_ms())?;
+    let engine = engine(&p)?;
+    let db = app.tsdb.clone();
+    let result = blocking(move || engine.instant(&*db, &expr, time).map_err(query_error)).await?;
+    Ok(Json(result_json(&result)).into_response())
+}
+
+/// `GET|POST /api/v1/query_range`.
+pub async fn query_range(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &headers, &body);
+    let expr = p
+        .get("query")
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))?
+        .to_owned();
+    let need = |name: &str| {
+        p.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_data(format!("invalid parameter \"{name}\": missing")))
+    };
+    let start = time_param(&p, "start", 0).and_then(|t| need("start").map(|_| t))?;
+    let end = time_param(&p, "end", 0).and_then(|t| need("end").map(|_| t))?;
+    if end < start {
+        return Err(bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step_text = need("step")?;
+    let step = parse_duration(step_text).ok_or_else(|| {
+        bad_data(format!(
+            "invalid parameter \"step\": cannot parse \"{step_text}\" to a valid duration"
+        ))
+    })?;
+    if step <= 0 {
+        return Err(bad_data("invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer"));
+    }
+    if (end - start) / step > 11_000 {
+        return Err(bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
+    }
+    let engine = engine(&p)?;
+    let db = app.tsdb.clone();
+    let result = blocking(move || {
+        engine
+            .range(&*db, &expr, start, end, step)
+            .map_err(query_error)
+    })
+    .await?;
+    Ok(Json(result_json(&result)).into_response())
+}
+
+/// Parses every `match[]` selector into matcher lists.
+fn selectors(p: &Params, required: bool) -> Result<Vec<Vec<Matcher>>, ApiError> {
+    let raw = p.all("match[]");
+    if raw.is_empty() && required {
+        return Err(bad_data("no match[] parameter provided"));
+    }
+    let mut sets = Vec::new();
+    for s in raw {
+        let alternatives = tally_promql::parse_selector(s)
+            .map_err(|e| bad_data(format!("invalid parameter \"match[]\": {e}")))?;
+        sets.extend(alternatives);
+    }
+    Ok(sets)
+}
+
+fn range(p: &Params) -> Result<(i64, i64), ApiError> {
+    Ok((
+        time_param(p, "start", i64::MIN / 2)?,
+        time_param(p, "end", i64::MAX / 2)?,
+    ))
+}
+
+fn storage_error(e: tally_storage::StorageError) -> ApiError {
+    ApiError::prometheus(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+/// `GET|POST /api/v1/series`.
+pub async fn series(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &headers, &body);
+    let sets = selectors(&p, true)?;
+    let (start, end) = range(&p)?;
+    let db = app.tsdb.clone();
+    let found = blocking(move || {
+        let q = db.querier(start, end).map_err(storage_error)?;
+        let mut all = BTreeMap::new();
+        let hints = SelectHints {
+            labels_only: true,
+            ..SelectHints::default()
+        };
+        for m in &sets {
+            for s in q.select(m, &hints).map_err(storage_error)? {
+                all.insert(s.labels.clone(), ());
+            }
+        }
+        Ok(all.into_keys().collect::<Vec<Labels>>())
+    })
+    .await?;
+    Ok(success(Json_::Array(found.iter().map(metric).collect())))
+}
+
+/// `GET|POST /api/v1/labels`.
+pub async fn labels(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &headers, &body);
+    let sets = selectors(&p, false)?;
+    let (start, end) = range(&p)?;
+    let db = app.tsdb.clone();
+    let names = blocking(move || {
+        let q = db.querier(start, end).map_err(storage_error)?;
+        let mut names = std::collections::BTreeSet::new();
+        if sets.is_empty() {
+            names.extend(q.label_names(&[]).map_err(storage_error)?);
+        }
+        for m in &sets {
+            names.extend(q.label_names(m).map_err(storage_error)?);
+        }
+        Ok(names.into_iter().collect::<Vec<String>>())
+    })
+    .await?;
+    Ok(success(json!(names)))
+}
+
+/// `GET /api/v1/label/<name>/values`.
+pub async fn label_values(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let p = Params::new(q, &headers, &Bytes::new());
+    let sets = selectors(&p, false)?;
+    let (start, end) = range(&p)?;
+    // Prometheus 3 accepts UTF-8 names written as `U__` + escapes; plain names as they are.
+    let db = app.tsdb.clone();
+    let values = blocking(move || {
+        let q = db.querier(start, end).map_err(storage_error)?;
+        let mut values = std::collections::BTreeSet::new();
+        if sets.is_empty() {
+            values.extend(q.label_values(&name, &[]).map_err(storage_error)?);
+        }
+        for m in &sets {
+            values.extend(q.label_values(&name, m).map_err(storage_error)?);
+        }
+        Ok(values.into_iter().collect::<Vec<String>>())
+    })
+    .await?;
+    Ok(success(json!(values)))
+}
+
+/// `GET /api/v1/metadata`: type, help and unit per metric name, from remote_write
+/// metadata and the gateway's families.
+pub async fn metadata(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let p = Params::new(q, &HeaderMap::new(), &Bytes::new());
+    let only = p.get("metric").map(str::to_owned);
+    let limit = match p.get("limit") {
+        Some(l) if !l.is_empty() => Some(
+            l.parse::<usize>()
+                .map_err(|_| bad_data(format!("invalid parameter \"limit\": {l}")))?,
+        ),
+        _ => None,
+    };
+    let mut out: BTreeMap<String, Json_> = BTreeMap::new();
+    for (name, m) in app.remote_write.metadata().snapshot() {
+        let entry = serde_json::to_value(&m).unwrap_or(Json_::Null);
+        out.insert(name, json!([entry]));
+    }
+    let families = app.gateway.lock().view_source();
+    for family in families
+        .aggregated()
+        .iter()
+        .chain(app.metrics.registry.gather().iter())
+    {
+        out.entry(family.name.clone()).or_insert_with(|| {
+            json!([{
+                "type": family.metric_type.as_openmetrics_name(),
+                "help": family.help.clone().unwrap_or_default(),
+                "unit": family.unit.clone().unwrap_or_default(),
+            }])
+        });
+    }
+    let data: serde_json::Map<String, Json_> = out
+        .into_iter()
+        .filter(|(n, _)| only.as_ref().is_none_or(|o| o == n))
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    Ok(success(Json_::Object(data)))
+}
+
+/// `GET|POST /api/v1/query_exemplars`: tally keeps no exemplars yet; the answer is empty.
+pub async fn query_exemplars() -> Response {
+    success(json!([]))
+}
+
+/// `GET /api/v1/status/buildinfo`.
+pub async fn buildinfo() -> Response {
+    success(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "revision": "",
+        "branch": "",
+        "buildUser": "",
+        "buildDate": "",
+        "goVersion": "",
+    }))
+}
