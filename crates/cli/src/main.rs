@@ -26,6 +26,7 @@ mod functions;
 mod lint;
 mod promqltest;
 mod push;
+mod query;
 mod serve;
 mod tsdb;
 
@@ -64,6 +65,8 @@ enum Cli {
     Functions(functions::FunctionsArgs),
     /// Load generators: measure a server (`tally bench push`).
     Bench(bench::BenchArgs),
+    /// Run a PromQL query against a server's Prometheus API (table or JSON).
+    Query(query::QueryArgs),
     /// Look inside a data directory's time-series database (read-only).
     Tsdb(tsdb::TsdbArgs),
     /// Run Prometheus' PromQL test scripts (.test files) against tally's query engine;
@@ -85,6 +88,8 @@ fn main() -> ExitCode {
         Cli::Functions(args) => functions::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Bench(args) => bench::run(&args, &mut std::io::stdout().lock())
+            .map(|()| Outcome::Parsed { problems: 0 }),
+        Cli::Query(args) => query::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Tsdb(args) => tsdb::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),

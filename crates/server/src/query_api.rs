@@ -126,8 +126,14 @@ fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     }
 }
 
+/// A timestamp as Prometheus writes it: seconds, with the milliseconds as a fraction
+/// only when there are any (`1435781451.781`, `1435781451`).
 fn timestamp(ms: i64) -> Json_ {
-    json!(ms as f64 / 1000.0)
+    if ms % 1000 == 0 {
+        json!(ms / 1000)
+    } else {
+        json!(ms as f64 / 1000.0)
+    }
 }
 
 fn metric(labels: &Labels) -> Json_ {

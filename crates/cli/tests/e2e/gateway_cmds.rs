@@ -394,3 +394,27 @@ fn bench_push_refuses_remote_targets() {
     run.assert_code(2);
     assert!(run.stderr.contains("--allow-remote"), "{run}");
 }
+
+#[test]
+fn query_prints_instant_and_range_results_and_api_errors() {
+    let server = Server::start();
+    let url = server.url("");
+    let run = tally(&["query", "--url", &url, "vector(3) * 2"], None);
+    run.assert_code(0);
+    assert_eq!(run.stdout, "{} 6\n", "{run}");
+    let run = tally(
+        &[
+            "query", "--url", &url, "--range", "--start", "100", "--end", "160", "--step", "30s",
+            "time()",
+        ],
+        None,
+    );
+    run.assert_code(0);
+    assert_eq!(run.stdout, "{}\n  100 100\n  130 130\n  160 160\n", "{run}");
+    let run = tally(&["query", "--url", &url, "--json", "1 + 1"], None);
+    run.assert_code(0);
+    assert!(run.stdout.contains("\"resultType\": \"scalar\""), "{run}");
+    let run = tally(&["query", "--url", &url, "sum("], None);
+    run.assert_code(2);
+    assert!(run.stderr.contains("bad_data"), "{run}");
+}

@@ -29,7 +29,7 @@ async fn filled() -> Harness {
 #[tokio::test]
 async fn instant_and_range_queries_answer_as_prometheus() {
     let h = filled().await;
-    let t = (START_MS + 15_000) as f64 / 1000.0;
+    let t = (START_MS + 15_000) / 1000; // whole seconds: written as integers
     let a = h
         .get(&format!(
             "/api/v1/query?query=sum%20by%20(queue)%20(jobs_total)&time={t}"
@@ -56,7 +56,7 @@ async fn instant_and_range_queries_answer_as_prometheus() {
         body(&a)["data"],
         json!({"resultType": "scalar", "result": [t, "28"]})
     );
-    let start = START_MS as f64 / 1000.0;
+    let start = START_MS / 1000;
     let a = h
         .get(&format!(
             "/api/v1/query_range?query=jobs_total&start={start}&end={t}&step=15s"
