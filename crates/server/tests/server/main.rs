@@ -16,6 +16,8 @@
 //! - `crash_tsdb.rs`: `kill -9` of a real `tally serve` under remote_write and push load
 //!   (at an arbitrary moment and mid-checkpoint), every acknowledged sample found in the
 //!   TSDB opened read-only; a torn or corrupt TSDB log tail recovered and reported.
+//! - `crosscheck.rs`: identical remote_write data in tally and Debian's Prometheus 2.42;
+//!   66 queries, instant and range, answered alike through both query APIs.
 //! - `python_clients.rs` (+ `clients.py`): 20 processes of the Python `prometheus_client`;
 //!   the aggregated totals must be exact.
 //! - `prometheus.rs`: Debian's `prometheus` scrapes tally; `promtool check metrics`.
@@ -43,6 +45,7 @@
 mod api;
 mod bad_input;
 mod crash_tsdb;
+mod crosscheck;
 mod durability;
 mod harness;
 mod history;
