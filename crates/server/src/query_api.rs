@@ -126,16 +126,6 @@ fn time_param(p: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     }
 }
 
-/// A timestamp as Prometheus writes it: seconds, with the milliseconds as a fraction
-/// only when there are any (`1435781451.781`, `1435781451`).
-fn timestamp(ms: i64) -> Json_ {
-    if ms % 1000 == 0 {
-        json!(ms / 1000)
-    } else {
-        json!(ms as f64 / 1000.0)
-    }
-}
-
 fn metric(labels: &Labels) -> Json_ {
     Json_::Object(
         labels
@@ -145,47 +135,157 @@ fn metric(labels: &Labels) -> Json_ {
     )
 }
 
-fn result_json(result: &QueryResult) -> Json_ {
-    let data = match &result.value {
+/// Writes `s` as a JSON string.
+fn push_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes a timestamp as Prometheus does: seconds, with the milliseconds as a fraction
+/// only when there are any (`1435781451.781`, `1435781451`).
+fn push_time(out: &mut String, ms: i64) {
+    use std::fmt::Write as _;
+    if ms % 1000 == 0 {
+        let _ = write!(out, "{}", ms / 1000);
+    } else {
+        let _ = write!(out, "{}", ms as f64 / 1000.0);
+    }
+}
+
+/// Writes a sample value as Prometheus does: a JSON string (`"1.5"`, `"+Inf"`, `"NaN"`).
+fn push_value(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    out.push('"');
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+    out.push('"');
+}
+
+fn push_point(out: &mut String, ms: i64, v: f64) {
+    out.push('[');
+    push_time(out, ms);
+    out.push(',');
+    push_value(out, v);
+    out.push(']');
+}
+
+fn push_metric(out: &mut String, labels: &Labels) {
+    out.push('{');
+    for (i, (n, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_str(out, n);
+        out.push(':');
+        push_str(out, v);
+    }
+    out.push('}');
+}
+
+/// The success answer of a query, written straight into one buffer: a range query over
+/// many series returns hundreds of thousands of points, and building a JSON tree of them
+/// first cost more than evaluating the query (docs/benchmarks.md, PromQL queries).
+fn result_body(result: &QueryResult) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"status\":\"success\",\"data\":{\"resultType\":");
+    push_str(&mut out, result.value.type_name());
+    out.push_str(",\"result\":");
+    match &result.value {
         Value::Scalar {
             timestamp_ms,
             value,
-        } => {
-            json!({"resultType": "scalar", "result": [timestamp(*timestamp_ms), tally_promql::format_float(*value)]})
-        }
+        } => push_point(&mut out, *timestamp_ms, *value),
         Value::String {
             timestamp_ms,
             value,
         } => {
-            json!({"resultType": "string", "result": [timestamp(*timestamp_ms), value]})
+            out.push('[');
+            push_time(&mut out, *timestamp_ms);
+            out.push(',');
+            push_str(&mut out, value);
+            out.push(']');
         }
-        Value::Vector(v) => json!({
-            "resultType": "vector",
-            "result": v.iter().map(|s| json!({
-                "metric": metric(&s.labels),
-                "value": [timestamp(s.timestamp_ms), tally_promql::format_float(s.value)],
-            })).collect::<Vec<_>>(),
-        }),
-        Value::Matrix(m) => json!({
-            "resultType": "matrix",
-            "result": m.iter().map(|s| json!({
-                "metric": metric(&s.labels),
-                "values": s.samples.iter()
-                    .map(|x| json!([timestamp(x.timestamp_ms), tally_promql::format_float(x.value)]))
-                    .collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        }),
-    };
-    let mut out = json!({"status": "success", "data": data});
-    let warnings = result.annotations.warnings();
-    if !warnings.is_empty() {
-        out["warnings"] = json!(warnings);
+        Value::Vector(v) => {
+            out.push('[');
+            for (i, s) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                push_metric(&mut out, &s.labels);
+                out.push_str(",\"value\":");
+                push_point(&mut out, s.timestamp_ms, s.value);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        Value::Matrix(m) => {
+            let points: usize = m.iter().map(|s| s.samples.len()).sum();
+            out.reserve(points * 24 + m.len() * 128);
+            out.push('[');
+            for (i, s) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"metric\":");
+                push_metric(&mut out, &s.labels);
+                out.push_str(",\"values\":[");
+                for (j, x) in s.samples.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    push_point(&mut out, x.timestamp_ms, x.value);
+                }
+                out.push_str("]}");
+            }
+            out.push(']');
+        }
     }
-    let infos = result.annotations.infos();
-    if !infos.is_empty() {
-        out["infos"] = json!(infos);
+    out.push('}');
+    for (key, list) in [
+        ("warnings", result.annotations.warnings()),
+        ("infos", result.annotations.infos()),
+    ] {
+        if !list.is_empty() {
+            out.push_str(",\"");
+            out.push_str(key);
+            out.push_str("\":[");
+            for (i, w) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str(&mut out, w);
+            }
+            out.push(']');
+        }
     }
+    out.push('}');
     out
+}
+
+fn json_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn query_error(e: QueryError) -> ApiError {
@@ -262,8 +362,14 @@ pub async fn query(
     let time = time_param(&p, "time", app.clock.now_ms())?;
     let engine = engine(&p)?;
     let db = app.tsdb.clone();
-    let result = blocking(move || engine.instant(&*db, &expr, time).map_err(query_error)).await?;
-    Ok(Json(result_json(&result)).into_response())
+    let body = blocking(move || {
+        engine
+            .instant(&*db, &expr, time)
+            .map(|r| result_body(&r))
+            .map_err(query_error)
+    })
+    .await?;
+    Ok(json_response(body))
 }
 
 /// `GET|POST /api/v1/query_range`.
@@ -305,13 +411,14 @@ pub async fn query_range(
     }
     let engine = engine(&p)?;
     let db = app.tsdb.clone();
-    let result = blocking(move || {
+    let body = blocking(move || {
         engine
             .range(&*db, &expr, start, end, step)
+            .map(|r| result_body(&r))
             .map_err(query_error)
     })
     .await?;
-    Ok(Json(result_json(&result)).into_response())
+    Ok(json_response(body))
 }
 
 /// Parses every `match[]` selector into matcher lists.
@@ -476,4 +583,51 @@ pub async fn buildinfo() -> Response {
         "buildDate": "",
         "goVersion": "",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tally_model::Sample;
+    use tally_promql::{Annotations, VectorSample};
+    use tally_storage::Series;
+
+    fn parsed(value: Value) -> Json_ {
+        let body = result_body(&QueryResult {
+            value,
+            annotations: Annotations::default(),
+        });
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
+
+    #[test]
+    fn written_json_escapes_and_formats_as_prometheus() {
+        let labels = Labels::from_pairs([("a", "q\"uo\\te\n\u{1}é")]).unwrap();
+        let v = parsed(Value::Vector(vec![VectorSample {
+            labels: labels.clone(),
+            timestamp_ms: 1_500,
+            value: f64::NEG_INFINITY,
+        }]));
+        assert_eq!(
+            v,
+            json!({"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"a": "q\"uo\\te\n\u{1}é"}, "value": [1.5, "-Inf"]}]}})
+        );
+        let m = parsed(Value::Matrix(vec![Series {
+            labels,
+            samples: vec![Sample::new(2_000, 0.1), Sample::new(-1_250, f64::NAN)],
+        }]));
+        assert_eq!(
+            m["data"]["result"][0]["values"],
+            json!([[2, "0.1"], [-1.25, "NaN"]])
+        );
+        let s = parsed(Value::String {
+            timestamp_ms: 0,
+            value: "x\"y".into(),
+        });
+        assert_eq!(
+            s["data"],
+            json!({"resultType": "string", "result": [0, "x\"y"]})
+        );
+    }
 }
