@@ -5,10 +5,13 @@
 //! - Before the timed benchmarks, untimed: bytes per sample of 120-sample chunks for each
 //!   [`Kind`] of series, with timestamps every 15 s exactly and with ±2 ms of jitter, printed
 //!   to stderr as a table. Bytes are the whole chunk (header included) over its samples.
-//! - `chunk/append_120`: appending 120 counter samples to a new chunk.
-//! - `chunk/decode_120`: iterating a 120-sample counter chunk.
-//! - `chunk/decode_range_120`: `decode_range` over the second half of that chunk.
-//! - `chunk/from_bytes_120`: reopening that chunk for appends.
+//! - `chunk/append_120/{counter,decimal,float}`: appending 120 samples of a
+//!   [`Kind::Counter`], [`Kind::GaugeDecimal`] or [`Kind::GaugeFloat`] series (±2 ms
+//!   timestamps) to a new chunk.
+//! - `chunk/decode_120/…`: iterating those chunks.
+//! - `chunk/decode_range_120/counter`: `decode_range` over the second half of the counter
+//!   chunk.
+//! - `chunk/from_bytes_120/counter`: reopening that chunk for appends.
 //!
 //! Every benchmark first checks (untimed) that the code round-trips its data, and panics
 //! otherwise, so a broken codec cannot report a number.
@@ -81,6 +84,9 @@ enum Kind {
     Counter,
     /// An error counter: +1 to +3 on one scrape in ten.
     SlowCounter,
+    /// CPU seconds as node_exporter reports them: a counter with two decimals, busy 1 to
+    /// 100 % of the time.
+    CounterDecimal,
     /// A small integer gauge (connections, goroutines, queue length) stepping by about
     /// its square root.
     GaugeSmallInt,
@@ -95,10 +101,11 @@ enum Kind {
     HistogramBuckets,
 }
 
-const KINDS: [Kind; 8] = [
+const KINDS: [Kind; 9] = [
     Kind::Constant,
     Kind::Counter,
     Kind::SlowCounter,
+    Kind::CounterDecimal,
     Kind::GaugeSmallInt,
     Kind::GaugeBytes,
     Kind::GaugeDecimal,
@@ -171,6 +178,14 @@ fn values(rng: &mut XorShift, kind: Kind, n: usize) -> Vec<Vec<f64>> {
                 } else {
                     v
                 }
+            })]
+        }
+        Kind::CounterDecimal => {
+            let busy = rng.log_uniform(0.01, 1.0);
+            let start = (rng.log_uniform(1e3, 1e7) * 100.0).round() / 100.0;
+            vec![walk(rng, n, start, |r, v| {
+                let ticks = (1_500.0 * busy * (0.8 + 0.4 * r.unit())).round();
+                ((v * 100.0).round() + ticks) / 100.0
             })]
         }
         Kind::GaugeSmallInt => {
@@ -295,11 +310,11 @@ fn report_sizes() {
     }
 }
 
-/// One 120-sample counter chunk's samples, jittered timestamps.
-fn counter_samples() -> Vec<Sample> {
+/// One 120-sample chunk's samples of `kind`, jittered timestamps.
+fn chunk_samples(kind: Kind) -> Vec<Sample> {
     let mut rng = XorShift::new(42);
     let ts = timestamps(&mut rng, CHUNK, 2);
-    let vs = values(&mut rng, Kind::Counter, CHUNK).remove(0);
+    let vs = values(&mut rng, kind, CHUNK).remove(0);
     ts.into_iter()
         .zip(vs)
         .map(|(t, v)| Sample::new(t, v))
@@ -317,41 +332,60 @@ fn build(samples: &[Sample]) -> XorChunk {
 fn bench(c: &mut Criterion) {
     report_sizes();
 
-    let samples = counter_samples();
-    let chunk = build(&samples);
-    let bytes = chunk.bytes().to_vec();
-    assert_eq!(ChunkIter::new(&bytes).collect::<Vec<_>>(), samples);
-    let half = samples[CHUNK / 2].timestamp_ms;
-    let mut ranged = Vec::new();
-    decode_range(&bytes, half, i64::MAX, &mut ranged).expect("decode_range");
-    assert_eq!(ranged, samples[CHUNK / 2..]);
-    assert_eq!(XorChunk::from_bytes(&bytes).expect("from_bytes"), chunk);
-
     let mut g = c.benchmark_group("chunk");
     g.throughput(Throughput::Elements(CHUNK as u64));
-    g.bench_function("append_120", |b| b.iter(|| build(black_box(&samples))));
-    g.bench_function("decode_120", |b| {
-        b.iter(|| {
-            let mut sum = 0.0;
-            let mut it = ChunkIter::new(black_box(&bytes));
-            for s in it.by_ref() {
-                sum += s.value;
-            }
-            assert!(it.error().is_none());
-            sum
-        })
-    });
-    g.bench_function("decode_range_120", |b| {
-        let mut out = Vec::with_capacity(CHUNK);
-        b.iter(|| {
-            out.clear();
-            decode_range(black_box(&bytes), half, i64::MAX, &mut out).expect("decode_range");
-            out.len()
-        })
-    });
-    g.bench_function("from_bytes_120", |b| {
-        b.iter(|| XorChunk::from_bytes(black_box(&bytes)).expect("from_bytes"))
-    });
+    for (name, kind) in [
+        ("counter", Kind::Counter),
+        ("decimal", Kind::GaugeDecimal),
+        ("float", Kind::GaugeFloat),
+    ] {
+        let samples = chunk_samples(kind);
+        let chunk = build(&samples);
+        let bytes = chunk.bytes().to_vec();
+        let bits = |s: &[Sample]| -> Vec<(i64, u64)> {
+            s.iter()
+                .map(|s| (s.timestamp_ms, s.value.to_bits()))
+                .collect()
+        };
+        assert_eq!(
+            bits(&ChunkIter::new(&bytes).collect::<Vec<_>>()),
+            bits(&samples)
+        );
+        let half = samples[CHUNK / 2].timestamp_ms;
+        let mut ranged = Vec::new();
+        decode_range(&bytes, half, i64::MAX, &mut ranged).expect("decode_range");
+        assert_eq!(bits(&ranged), bits(&samples[CHUNK / 2..]));
+        assert_eq!(XorChunk::from_bytes(&bytes).expect("from_bytes"), chunk);
+
+        g.bench_function(format!("append_120/{name}"), |b| {
+            b.iter(|| build(black_box(&samples)))
+        });
+        g.bench_function(format!("decode_120/{name}"), |b| {
+            b.iter(|| {
+                let mut sum = 0.0;
+                let mut it = ChunkIter::new(black_box(&bytes));
+                for s in it.by_ref() {
+                    sum += s.value;
+                }
+                assert!(it.error().is_none());
+                sum
+            })
+        });
+        if name == "counter" {
+            g.bench_function("decode_range_120/counter", |b| {
+                let mut out = Vec::with_capacity(CHUNK);
+                b.iter(|| {
+                    out.clear();
+                    decode_range(black_box(&bytes), half, i64::MAX, &mut out)
+                        .expect("decode_range");
+                    out.len()
+                })
+            });
+            g.bench_function("from_bytes_120/counter", |b| {
+                b.iter(|| XorChunk::from_bytes(black_box(&bytes)).expect("from_bytes"))
+            });
+        }
+    }
     g.finish();
 }
 

@@ -10,10 +10,12 @@
 //! `docs/format/chunk.md`. In short: a varint sample count, the first timestamp as a
 //! zigzag varint, then a bit stream (most significant bit first) holding each sample's
 //! timestamp as a delta of deltas in one of five prefix-coded buckets, and its value as
-//! one bit when it repeats, as a delta of deltas of integers when it and the previous
-//! value are integers (counters, histogram buckets), or else XOR'd with the previous
-//! value in Gorilla's leading/trailing-zero window. A regular 15 s series costs 1 bit per
-//! timestamp; a constant one 1 bit per value.
+//! one bit when it repeats; else, when it and the previous value are integers or decimals
+//! of up to six places at the same scale (counters, histogram buckets, CPU seconds), as a
+//! delta of deltas of the scaled integers (`chunk/scaled.rs`); else XOR'd with the
+//! previous value in Gorilla's leading/trailing-zero window. A regular 15 s series costs 1
+//! bit per timestamp; a constant one 1 bit per value; the format document lists bytes per
+//! sample for realistic series.
 //!
 //! Values round-trip bit for bit: every NaN payload (including the staleness marker
 //! [`tally_model::STALE_NAN_BITS`]), ±Inf, -0.0.
@@ -50,6 +52,7 @@
 
 mod bits;
 mod iter;
+mod scaled;
 
 pub use iter::{decode_range, ChunkIter};
 
@@ -58,6 +61,7 @@ use std::fmt;
 use tally_model::Sample;
 
 use bits::{put_uvarint, uvarint_len, write_bits, zigzag};
+use scaled::{classify, integral, scaled};
 
 /// Payload bits of the delta-of-delta buckets with prefixes `10`, `110` and `1110`; the
 /// payload is the delta of deltas in two's complement. `0` means a delta of delta of zero,
@@ -68,10 +72,6 @@ const DOD_BITS: [u32; 3] = [4, 8, 20];
 const WIDTH_BITS: u32 = 6;
 /// What opening a new integer width costs over reusing one, besides the payload.
 const NEW_WIDTH_BITS: u32 = 1 + WIDTH_BITS;
-/// Integer-coded values are integers of at most this magnitude (all exact in an f64).
-const MAX_INTEGER: i64 = 1 << 53;
-/// The bits of -0.0, the one integer-valued float that is not coded as an integer.
-const NEGATIVE_ZERO: u64 = 1 << 63;
 
 /// Bits of the leading-zero count in a new XOR window; longer runs are stored as 31.
 const LEADING_BITS: u32 = 5;
@@ -159,7 +159,8 @@ pub enum ChunkError {
 }
 
 /// What the encoder and the decoder both know after a sample: the sample, the last
-/// timestamp delta, the last integer delta and width, and the XOR window.
+/// timestamp delta, the integer state (scale, last scaled integer, delta, width), and the
+/// XOR window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CodecState {
     /// The last timestamp.
@@ -168,10 +169,14 @@ struct CodecState {
     delta: u64,
     /// The last value's bits (0, i.e. 0.0, before the first sample).
     value: u64,
-    /// The last value minus the one before when both were integer-coded, else 0.
+    /// The last value's scaled integer, when `integral`.
+    int_value: i64,
+    /// The last scaled integer minus the one before when both were integer-coded, else 0.
     int_delta: i64,
-    /// Whether the last value is an integer the next one may be coded against.
+    /// Whether the last value has a scaled integer the next one may be coded against.
     integral: bool,
+    /// The decimal scale of the scaled integers (0..=6).
+    scale: u8,
     /// The current integer width in bits (1..=64), or 0 before the first.
     width: u8,
     /// Leading zeros of the current XOR window, or [`NO_WINDOW`].
@@ -181,12 +186,24 @@ struct CodecState {
 }
 
 impl CodecState {
+    /// Sets the integer state for the value just XOR-coded (`docs/format/chunk.md`).
+    #[inline]
+    fn after_xor(&mut self) {
+        (self.integral, self.scale, self.int_value) = match classify(self.value) {
+            Some((scale, m)) => (true, scale, m),
+            None => (false, 0, 0),
+        };
+        self.int_delta = 0;
+    }
+
     const START: Self = Self {
         t: 0,
         delta: 0,
         value: 0,
+        int_value: 0,
         int_delta: 0,
         integral: true,
+        scale: 0,
         width: 0,
         leading: NO_WINDOW,
         trailing: 0,
@@ -346,7 +363,7 @@ impl XorChunk {
 
     /// The encoding alone, as [`bytes`](Self::bytes) returns it, without the encoder state:
     /// for a cut chunk kept in memory, a `Box<[u8]>` takes 16 bytes besides the encoding
-    /// where an `XorChunk` takes 80 (and the spare capacity is released). Reopen it with
+    /// where an `XorChunk` takes 88 (and the spare capacity is released). Reopen it with
     /// [`from_bytes`](Self::from_bytes) to append again.
     pub fn into_bytes(self) -> Box<[u8]> {
         if self.buf.is_empty() {
@@ -430,9 +447,12 @@ impl XorChunk {
         }
         self.state.value = bits;
         if self.state.integral {
-            if let Some(m) = integral(bits) {
-                // Both values are integers of at most 2^53, so neither difference overflows.
-                let d = m - f64::from_bits(prev) as i64;
+            // An integer after decimals goes through the XOR code, which resets the scale
+            // to 0, so one odd value does not inflate the rest of the chunk's deltas.
+            let returns_to_integers = self.state.scale > 0 && integral(bits).is_some();
+            if let Some(m) = scaled(bits, self.state.scale).filter(|_| !returns_to_integers) {
+                // Both are at most 2^53 in magnitude, so neither difference overflows.
+                let d = m - self.state.int_value;
                 let z = zigzag(d - self.state.int_delta);
                 let n = (64 - z.leading_zeros()).max(1);
                 let width = u32::from(self.state.width);
@@ -450,6 +470,7 @@ impl XorChunk {
                     self.put(z, n);
                     self.state.width = n as u8;
                 }
+                self.state.int_value = m;
                 self.state.int_delta = d;
                 return;
             }
@@ -458,8 +479,7 @@ impl XorChunk {
             self.put(0b1, 1);
         }
         self.write_xor(bits ^ prev);
-        self.state.integral = integral(bits).is_some();
-        self.state.int_delta = 0;
+        self.state.after_xor();
     }
 
     /// Writes the XOR of two different values: `0` and the bits inside the current
@@ -490,16 +510,6 @@ impl XorChunk {
         self.state.leading = leading as u8;
         self.state.trailing = trailing as u8;
     }
-}
-
-/// The value as an `i64` when it is an integer of magnitude at most 2^53 other than -0.0:
-/// exactly the values that convert to an `i64` and back bit for bit.
-#[inline]
-fn integral(bits: u64) -> Option<i64> {
-    let v = f64::from_bits(bits);
-    // `as` truncates; NaN fails the range test, -0.0 the bit test.
-    let m = v as i64;
-    (v.abs() <= MAX_INTEGER as f64 && m as f64 == v && bits != NEGATIVE_ZERO).then_some(m)
 }
 
 #[cfg(test)]

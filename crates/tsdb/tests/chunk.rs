@@ -34,6 +34,7 @@ fn delta() -> impl Strategy<Value = u64> {
 enum Value {
     Repeat,
     Step(i64),
+    Decimal(i64, u8),
     Bits(u64),
 }
 
@@ -42,6 +43,7 @@ fn value() -> impl Strategy<Value = Value> {
         3 => Just(Value::Repeat),
         3 => (-1_000i64..1_000).prop_map(Value::Step),
         1 => any::<i64>().prop_map(Value::Step),
+        2 => (-100_000i64..100_000, 0u8..8).prop_map(|(m, k)| Value::Decimal(m, k)),
         1 => prop::sample::select(vec![
             STALE_NAN_BITS,
             f64::NAN.to_bits(),
@@ -85,6 +87,7 @@ fn series() -> impl Strategy<Value = Vec<(i64, u64)>> {
                         let base = if base.is_finite() { base.round() } else { 0.0 };
                         (base + s as f64).to_bits()
                     }
+                    Value::Decimal(m, k) => (m as f64 / 10f64.powi(i32::from(k))).to_bits(),
                     Value::Bits(b) => b,
                 };
                 out.push((t, bits));

@@ -5,9 +5,9 @@ use std::iter::FusedIterator;
 use tally_model::Sample;
 
 use super::bits::{read_uvarint, unzigzag, BitReader, VarintError};
+use super::scaled::{to_float, MAX_INTEGER};
 use super::{
-    integral, ChunkError, CodecState, DOD_BITS, LEADING_BITS, MAX_INTEGER, NO_WINDOW,
-    SIGNIFICANT_BITS, WIDTH_BITS,
+    ChunkError, CodecState, DOD_BITS, LEADING_BITS, NO_WINDOW, SIGNIFICANT_BITS, WIDTH_BITS,
 };
 
 /// Iterates over the samples of encoded chunk bytes, oldest first.
@@ -206,14 +206,15 @@ impl<'a> ChunkIter<'a> {
             }
         };
         let dod = unzigzag(z.ok_or_else(truncated)?);
-        let prev = f64::from_bits(self.state.value) as i64;
+        let prev = self.state.int_value;
         // |prev| <= 2^53 and |int_delta| <= 2^54: only adding `dod` can overflow.
         let m = (prev + self.state.int_delta)
             .checked_add(dod)
             .filter(|m| m.unsigned_abs() <= MAX_INTEGER as u64)
             .ok_or(ChunkError::IntegerOutOfRange { sample, bit })?;
         self.state.int_delta = m - prev;
-        self.state.value = (m as f64).to_bits();
+        self.state.int_value = m;
+        self.state.value = to_float(m, self.state.scale).to_bits();
         Ok(())
     }
 
@@ -263,8 +264,7 @@ impl<'a> ChunkIter<'a> {
         };
         let x = r.read_bits(64 - leading - trailing).ok_or_else(truncated)?;
         self.state.value ^= x << trailing;
-        self.state.integral = integral(self.state.value).is_some();
-        self.state.int_delta = 0;
+        self.state.after_xor();
         Ok(())
     }
 }

@@ -67,15 +67,20 @@ fn worked_example_of_the_format_doc() {
         (T0 + 15_000, 1.0),
         (T0 + 30_000, 2.0),
         (T0 + 45_003, 2.5),
+        (T0 + 60_000, 3.5),
     ];
     let c = round_trip(&samples);
     #[rustfmt::skip]
     let want = [
-        0x04,                               // 4 samples
+        0x05,                               // 5 samples
         0x80, 0xa0, 0xab, 0xfe, 0xf9, 0x62, // zigzag(T0)
-        0xc0, 0xdc, 0x07, 0x53, 0x05, 0x47, 0xed, 0x06, // 63 bits and one of padding
+        0xc0, 0xdc, 0x07, 0x53, 0x05, 0x47, 0xed, 0x07, 0x56, 0x12, 0x80, // 83 bits, 5 padding
     ];
     assert_eq!(c.bytes(), want);
+    assert_eq!(
+        (c.state.scale, c.state.int_value, c.state.width),
+        (1, 35, 5)
+    );
 }
 
 #[test]
@@ -120,7 +125,7 @@ fn accessors() {
     assert_eq!(*c.clone().into_bytes(), *c.bytes());
     assert_eq!(*XorChunk::new().into_bytes(), [0]);
     if cfg!(target_pointer_width = "64") {
-        assert_eq!(std::mem::size_of::<XorChunk>(), 80);
+        assert_eq!(std::mem::size_of::<XorChunk>(), 88);
     }
 }
 
@@ -187,6 +192,65 @@ fn integers_take_the_integer_code() {
         (3, edge * 2.0),
         (4, -edge),
     ]);
+}
+
+#[test]
+fn decimals_take_the_integer_code_at_their_scale() {
+    // CPU seconds with two decimals: after the first value the scale is 2.
+    let samples: Vec<(i64, f64)> = (0..120)
+        .map(|i| {
+            (
+                T0 + i * 15_000,
+                (1_234_567 + i * 1_500 + (i % 7)) as f64 / 100.0,
+            )
+        })
+        .collect();
+    let c = round_trip(&samples);
+    assert_eq!((c.state.scale, c.state.integral), (2, true));
+    assert!(c.bytes().len() < 130, "{} bytes", c.bytes().len());
+    // Scale changes: up on a value with more decimals, back to 0 on an integer, none
+    // after an arbitrary float, and the limits of six decimals and 2^53.
+    let values = [
+        0.5,
+        0.75,
+        0.25,
+        1.0,
+        2.0,
+        0.1,
+        0.3,
+        1.0 / 3.0,
+        0.4,
+        7.0,
+        0.000_001,
+        0.000_002,
+        9_007_199_254.5,
+        -9_007_199_254.5,
+        9_007_199_255.5,
+        1e-7,
+        -0.0,
+        3.0,
+        -21.53,
+        -0.01,
+    ];
+    let samples: Vec<(i64, f64)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as i64, v))
+        .collect();
+    round_trip(&samples);
+    let scales: Vec<(bool, u8)> = (1..=values.len())
+        .map(|n| {
+            let s = chunk_of(&samples[..n]).state;
+            (s.integral, s.scale)
+        })
+        .collect();
+    #[rustfmt::skip]
+    let want = [
+        (true, 1), (true, 2), (true, 2), (true, 0), (true, 0), (true, 1), (true, 1), (false, 0),
+        (true, 1), (true, 0), (true, 6), (true, 6), (true, 6), (true, 6), (false, 0),
+        (false, 0), (false, 0), (true, 0), (true, 2), (true, 2),
+    ];
+    assert_eq!(scales, want);
 }
 
 #[test]
@@ -423,8 +487,9 @@ fn trailing_bytes_and_padding_are_refused() {
         (T0 + 15_000, 1.0),
         (T0 + 30_000, 2.0),
         (T0 + 45_003, 2.5),
+        (T0 + 60_000, 3.5),
     ]);
-    let end = 8 * 7 + 63;
+    let end = 8 * 7 + 83;
     let mut longer = c.bytes().to_vec();
     longer.push(0);
     assert_eq!(error_of(&longer), ChunkError::TrailingData { bit: end });
