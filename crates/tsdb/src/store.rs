@@ -19,7 +19,7 @@ use crate::rollup::RollupPoint;
 mod rollups;
 
 /// The schema version this code writes and reads (`meta.format`).
-pub const FORMAT_VERSION: i64 = 2;
+pub const FORMAT_VERSION: i64 = 3;
 
 /// A failure of the SQLite store.
 #[derive(Debug, thiserror::Error)]
