@@ -74,6 +74,15 @@ pub struct ServeArgs {
     /// Most series the time-series database holds.
     #[arg(long, env = "TALLY_MAX_SERIES")]
     max_series: Option<usize>,
+    /// Longest a PromQL query may run (e.g. 2m); a request's `timeout` can only shorten it.
+    #[arg(long, env = "TALLY_QUERY_TIMEOUT")]
+    query_timeout: Option<String>,
+    /// Most samples a PromQL query may hold in memory at once.
+    #[arg(long, env = "TALLY_QUERY_MAX_SAMPLES")]
+    query_max_samples: Option<usize>,
+    /// How far back an instant selector looks for a sample (e.g. 5m).
+    #[arg(long, env = "TALLY_QUERY_LOOKBACK_DELTA")]
+    query_lookback_delta: Option<String>,
     /// A TOML file with any of the settings above (snake_case keys).
     #[arg(long, env = "TALLY_CONFIG")]
     config: Option<PathBuf>,
@@ -102,6 +111,9 @@ struct FileConfig {
     retention: Option<String>,
     retention_bytes: Option<u64>,
     max_series: Option<usize>,
+    query_timeout: Option<String>,
+    query_max_samples: Option<usize>,
+    query_lookback_delta: Option<String>,
 }
 
 fn gauge_rule(rule: &str) -> anyhow::Result<(NamePattern, GaugeMode)> {
@@ -190,6 +202,25 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_series.or(file.max_series) {
             storage.max_series = v;
+        }
+        let duration = |flag: &str, v: &str| -> anyhow::Result<std::time::Duration> {
+            let ms = parse_duration_ms(v)
+                .filter(|ms| *ms > 0)
+                .with_context(|| format!("--{flag} {v:?} is not a duration like 2m"))?;
+            Ok(std::time::Duration::from_millis(ms as u64))
+        };
+        if let Some(v) = self.query_timeout.clone().or(file.query_timeout) {
+            c.query.timeout = Some(duration("query-timeout", &v)?);
+        }
+        if let Some(v) = self.query_max_samples.or(file.query_max_samples) {
+            c.query.max_samples = v;
+        }
+        if let Some(v) = self
+            .query_lookback_delta
+            .clone()
+            .or(file.query_lookback_delta)
+        {
+            c.query.lookback_delta = duration("query-lookback-delta", &v)?;
         }
         if let Some(v) = &self.checkpoint_interval {
             let ms = parse_duration_ms(v).filter(|ms| *ms > 0).with_context(|| {
@@ -306,6 +337,13 @@ mod tests {
         let args = Wrap::parse_from(["x", "--gauge-mode", "a=avg"]);
         let err = args.serve.config().unwrap_err().to_string();
         assert!(err.contains("\"avg\""), "{err}");
+        let args = Wrap::parse_from(["x", "--query-timeout", "soon"]);
+        let err = args.serve.config().unwrap_err().to_string();
+        assert!(err.contains("--query-timeout"), "{err}");
+        let args = Wrap::parse_from(["x", "--query-max-samples", "10", "--query-timeout", "5s"]);
+        let c = args.serve.config().unwrap();
+        assert_eq!(c.query.max_samples, 10);
+        assert_eq!(c.query.timeout, Some(std::time::Duration::from_secs(5)));
         let args = Wrap::parse_from(["x", "--ttl", "forever"]);
         assert!(args
             .serve

@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub storage: StorageConfig,
     /// The remote_write receiver's limits.
     pub remote_write: crate::remote_write::RemoteWriteConfig,
+    /// The PromQL engine's limits and lookback for the query API (Prometheus' defaults:
+    /// 50 million samples in memory, 2 minute timeout, 5 minute lookback).
+    pub query: tally_promql::EngineConfig,
 }
 
 /// How samples are stored (`tally-tsdb`) and how the aggregated view is sampled into it.
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             gateway: GatewayConfig::default(),
             storage: StorageConfig::default(),
             remote_write: crate::remote_write::RemoteWriteConfig::default(),
+            query: tally_promql::EngineConfig::default(),
         }
     }
 }

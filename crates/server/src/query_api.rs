@@ -308,8 +308,10 @@ fn query_error(e: QueryError) -> ApiError {
     }
 }
 
-fn engine(p: &Params) -> Result<Engine, ApiError> {
-    let mut config = EngineConfig::default();
+/// The engine for one request: the server's limits, with the request's `timeout` (never
+/// longer than the server's) and `lookback_delta`.
+fn engine(app: &App, p: &Params) -> Result<Engine, ApiError> {
+    let mut config: EngineConfig = app.config.query.clone();
     if let Some(t) = p.get("timeout").filter(|t| !t.is_empty()) {
         let ms = parse_duration(t).ok_or_else(|| {
             bad_data(format!(
@@ -360,7 +362,7 @@ pub async fn query(
         .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))?
         .to_owned();
     let time = time_param(&p, "time", app.clock.now_ms())?;
-    let engine = engine(&p)?;
+    let engine = engine(&app, &p)?;
     let db = app.tsdb.clone();
     let body = blocking(move || {
         engine
@@ -409,7 +411,7 @@ pub async fn query_range(
     if (end - start) / step > 11_000 {
         return Err(bad_data("exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"));
     }
-    let engine = engine(&p)?;
+    let engine = engine(&app, &p)?;
     let db = app.tsdb.clone();
     let body = blocking(move || {
         engine

@@ -145,3 +145,31 @@ async fn bad_input_gets_prometheus_errors() {
         a.text()
     );
 }
+
+#[tokio::test]
+async fn the_servers_sample_limit_fails_a_query_as_prometheus_does() {
+    let mut config = tally_server::ServerConfig::default();
+    config.query.max_samples = 1;
+    let h = Harness::new(config);
+    for instance in ["a", "b"] {
+        let text = "# TYPE jobs_total counter\njobs_total 1\n";
+        h.put(&format!("job/batch/instance/{instance}/x/{instance}"), text)
+            .await
+            .expect(200);
+    }
+    h.app.sample_history().unwrap();
+    let t = START_MS / 1000;
+    let a = h
+        .get(&format!("/api/v1/query?query=jobs_total&time={t}"))
+        .await;
+    assert_eq!(a.status, 422, "{}", a.text());
+    assert_eq!(body(&a)["errorType"], json!("execution"));
+    assert!(
+        body(&a)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("query processing would load too many samples into memory"),
+        "{}",
+        a.text()
+    );
+}
