@@ -49,6 +49,7 @@ pub fn is_legacy_label_name(name: &str) -> bool {
 }
 
 /// [`is_legacy_label_name`] for a name held as bytes.
+#[inline]
 pub(crate) fn is_legacy_label_bytes(name: &[u8]) -> bool {
     is_legacy(name, LABEL_CHAR)
 }

@@ -172,7 +172,15 @@ pub(super) fn write_label_set(out: &mut Vec<u8>, labels: &Labels, escaping: Esca
 fn write_label_name(out: &mut Vec<u8>, name: &[u8], escaping: EscapingScheme) {
     if is_legacy_label_bytes(name) {
         out.extend_from_slice(name);
-    } else if escaping == EscapingScheme::AllowUtf8 {
+    } else {
+        write_unusual_label_name(out, name, escaping);
+    }
+}
+
+/// [`write_label_name`] for a name that is not legacy-valid.
+#[cold]
+fn write_unusual_label_name(out: &mut Vec<u8>, name: &[u8], escaping: EscapingScheme) {
+    if escaping == EscapingScheme::AllowUtf8 {
         out.push(b'"');
         write_escaped(out, name);
         out.push(b'"');
