@@ -1,13 +1,21 @@
 //! [`Family`]: one metric per combination of label values.
 
+use std::cell::{Ref, RefCell};
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
-use hashbrown::HashTable;
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
+use thread_local::ThreadLocal;
+
+use key::Lookup;
+use table::{Entry, Table};
+
+mod key;
+mod table;
 
 /// A labelled family of metrics of type `M` with `N` label names, such as
 /// `http_requests_total{method, code}` (`Family<Counter, 2>`).
@@ -19,15 +27,20 @@ use parking_lot::Mutex;
 /// - **by label values** for dynamic use: [`with`](Self::with) looks the values up on every
 ///   call and borrows the child without touching any shared cache line.
 ///
-/// Lookups read an immutable table through an [`ArcSwap`] (a thread-local fast path, no
-/// shared write), so they scale across threads. Adding a child copies the table (a
-/// reference-count increment per child; copy-on-write, serialized by a mutex): creating
-/// children is rare next to updating them. The arity `N` is checked at compile time. Cloning a family is shallow.
-pub struct Family<M, const N: usize> {
+/// The children live in an immutable table, replaced whole when one is added or removed
+/// (copy-on-write, a reference-count increment per child, serialized by a mutex):
+/// creating children is rare next to updating them. Each thread reads the table through
+/// its own snapshot of it, refreshed when a generation counter says the table was
+/// replaced, so a lookup by label values makes no atomic read-modify-write and writes no
+/// shared memory, and lookups scale across threads. The price is memory: a thread keeps
+/// the table as of its last lookup alive until its next one; the snapshots are freed with
+/// the family (a new thread reuses an exited one's). The arity `N` is checked at compile
+/// time. Cloning a family is shallow.
+pub struct Family<M: Send + Sync, const N: usize> {
     inner: Arc<FamilyInner<M, N>>,
 }
 
-impl<M, const N: usize> Clone for Family<M, N> {
+impl<M: Send + Sync, const N: usize> Clone for Family<M, N> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -35,147 +48,65 @@ impl<M, const N: usize> Clone for Family<M, N> {
     }
 }
 
-impl<M, const N: usize> fmt::Debug for Family<M, N> {
+impl<M: Send + Sync, const N: usize> fmt::Debug for Family<M, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Family")
             .field("label_names", &self.inner.label_names)
-            .field("children", &self.inner.table.load().entries.len())
+            .field("children", &self.inner.table.load().entries().len())
             .finish()
     }
 }
 
-struct FamilyInner<M, const N: usize> {
+struct FamilyInner<M: Send + Sync, const N: usize> {
     label_names: [Box<str>; N],
+    /// The current table: what writers replace, and where snapshots come from.
     table: ArcSwap<Table<M, N>>,
+    /// Bumped after every replacement of `table`, so a thread knows its snapshot is stale.
+    generation: AtomicU64,
+    /// Each thread's snapshot of `table`, read by lookups without any atomic operation.
+    /// `ThreadLocal` keeps the values of neighbouring threads side by side, and a lookup
+    /// writes its snapshot's borrow flag: the padding keeps each on its own cache line.
+    snapshots: ThreadLocal<CachePadded<RefCell<Snapshot<M, N>>>>,
     insert: Mutex<()>,
     make: Box<dyn Fn() -> M + Send + Sync>,
-    hasher: foldhash::fast::FixedState,
 }
 
-/// An immutable snapshot of the children, replaced whole (copy-on-write) when one is added
-/// or removed.
-///
-/// A lookup touches few cache lines, one after the other: the index's control bytes, the
-/// matching [`Slot`] (hash, key pointer, position), the key's bytes, then the [`Entry`]
-/// holding the metric handle inline.
-struct Table<M, const N: usize> {
-    index: HashTable<Slot>,
-    /// Children in creation order.
-    entries: Vec<Entry<M, N>>,
-}
-
-impl<M: Clone, const N: usize> Clone for Table<M, N> {
-    fn clone(&self) -> Self {
-        Self {
-            index: self.index.clone(),
-            entries: self.entries.clone(),
-        }
-    }
-}
-
-/// Where to find one child, by the hash of its label values.
-#[derive(Clone)]
-struct Slot {
-    hash: u64,
-    /// The label values, each followed by `0xff` (a byte UTF-8 never contains, so the
-    /// joined form is unambiguous): what a lookup compares, in one allocation.
-    key: Arc<[u8]>,
-    /// Position in [`Table::entries`].
-    idx: usize,
-}
-
-impl Slot {
-    fn new(hash: u64, values: &[&str], idx: usize) -> Self {
-        let mut key = Vec::with_capacity(values.iter().map(|v| v.len() + 1).sum());
-        for v in values {
-            key.extend_from_slice(v.as_bytes());
-            key.push(0xff);
-        }
-        Self {
-            hash,
-            key: key.into(),
-            idx,
-        }
-    }
-
-    /// Whether this slot's key is `values`.
-    #[inline]
-    fn is(&self, values: &[&str]) -> bool {
-        let mut rest = &*self.key;
-        for v in values {
-            let v = v.as_bytes();
-            // `rest` starts with one value of the key and its `0xff`; neither holds `0xff`
-            // before the separator, so a separator at `v.len()` means equal lengths.
-            if rest.get(v.len()) != Some(&0xff) || !bytes_eq(&rest[..v.len()], v) {
-                return false;
-            }
-            rest = &rest[v.len() + 1..];
-        }
-        true
-    }
-}
-
-/// One child: its metric handle and its label values (shared by every snapshot).
-struct Entry<M, const N: usize> {
-    metric: M,
-    values: Arc<[Box<str>; N]>,
-}
-
-impl<M: Clone, const N: usize> Clone for Entry<M, N> {
-    fn clone(&self) -> Self {
-        Self {
-            metric: self.metric.clone(),
-            values: self.values.clone(),
-        }
-    }
-}
-
-/// `a == b`, without a call to `memcmp` for the short strings label values usually are
-/// (the call costs more than the comparison itself).
-#[inline(always)]
-fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    match n {
-        0 => true,
-        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
-        4..=7 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
-        8..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
-        _ => a == b,
-    }
-}
-
-#[inline(always)]
-fn load4(s: &[u8], at: usize) -> u32 {
-    let mut b = [0; 4];
-    b.copy_from_slice(&s[at..at + 4]);
-    u32::from_ne_bytes(b)
-}
-
-#[inline(always)]
-fn load8(s: &[u8], at: usize) -> u64 {
-    let mut b = [0; 8];
-    b.copy_from_slice(&s[at..at + 8]);
-    u64::from_ne_bytes(b)
+/// One thread's copy of the table (its two pointers) and the generation it was taken at.
+struct Snapshot<M, const N: usize> {
+    table: Table<M, N>,
+    generation: u64,
 }
 
 /// A child borrowed by [`Family::with`]; dereferences to the metric.
-pub struct Labelled<M, const N: usize> {
-    table: Guard<Arc<Table<M, N>>>,
-    idx: usize,
+///
+/// It borrows the calling thread's snapshot of the family's children, so it cannot be
+/// sent to another thread: update the metric, then drop it (or keep the handle from
+/// [`Family::get`]).
+pub struct Labelled<'a, M, const N: usize> {
+    table: Borrowed<'a, M, N>,
+    pos: usize,
 }
 
-impl<M, const N: usize> Deref for Labelled<M, N> {
+enum Borrowed<'a, M, const N: usize> {
+    /// This thread's snapshot: taking and releasing it are plain (non-atomic) writes.
+    Snapshot(Ref<'a, Snapshot<M, N>>),
+    /// The current table, when this thread's snapshot is stale and another [`Labelled`]
+    /// of this thread still borrows it.
+    Current(Guard<Arc<Table<M, N>>>),
+}
+
+impl<M, const N: usize> Deref for Labelled<'_, M, N> {
     type Target = M;
     #[inline]
     fn deref(&self) -> &M {
-        &self.table.entries[self.idx].metric
+        match &self.table {
+            Borrowed::Snapshot(s) => s.table.metric(self.pos),
+            Borrowed::Current(t) => t.metric(self.pos),
+        }
     }
 }
 
-impl<M: fmt::Debug, const N: usize> fmt::Debug for Labelled<M, N> {
+impl<M: fmt::Debug, const N: usize> fmt::Debug for Labelled<'_, M, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         (**self).fmt(f)
     }
@@ -187,13 +118,11 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
         Self {
             inner: Arc::new(FamilyInner {
                 label_names: label_names.map(Box::from),
-                table: ArcSwap::from_pointee(Table {
-                    index: HashTable::new(),
-                    entries: Vec::new(),
-                }),
+                table: ArcSwap::from_pointee(Table::new(Vec::new())),
+                generation: AtomicU64::new(0),
+                snapshots: ThreadLocal::new(),
                 insert: Mutex::new(()),
                 make: Box::new(make),
-                hasher: foldhash::fast::FixedState::default(),
             }),
         }
     }
@@ -203,78 +132,90 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
         &self.inner.label_names
     }
 
-    /// The hash of label values. Each `write` folds the value's length in, so no
-    /// separator is needed for `["ab", "c"]` and `["a", "bc"]` to hash apart (and a
-    /// collision would only cost a comparison: lookups compare the values).
-    #[inline]
-    fn hash(&self, values: &[&str; N]) -> u64 {
-        let mut h = self.inner.hasher.build_hasher();
-        for v in values {
-            h.write(v.as_bytes());
-        }
-        h.finish()
-    }
-
-    #[inline]
-    fn find(table: &Table<M, N>, hash: u64, values: &[&str; N]) -> Option<usize> {
-        table
-            .index
-            .find(hash, |slot| slot.hash == hash && slot.is(values))
-            .map(|slot| slot.idx)
-    }
-
     /// The child for `values`, created on first use: the resolved handle for hot paths.
     pub fn get(&self, values: &[&str; N]) -> M {
         self.with(values).clone()
     }
 
-    /// Borrows the child for `values`, created on first use. Does not clone the handle, so
-    /// it writes no shared memory when the child exists.
-    #[inline]
-    pub fn with(&self, values: &[&str; N]) -> Labelled<M, N> {
-        let hash = self.hash(values);
-        let table = self.inner.table.load();
-        match Self::find(&table, hash, values) {
-            Some(idx) => Labelled { table, idx },
-            None => {
-                drop(table);
-                self.with_new(hash, values)
+    /// Borrows the child for `values`, created on first use.
+    ///
+    /// Looks the values up in this thread's snapshot of the children: no atomic operation
+    /// and no write to shared memory when the child exists and no child was added or
+    /// removed since this thread's last lookup (then the snapshot is refreshed first, once).
+    #[inline(always)]
+    pub fn with(&self, values: &[&str; N]) -> Labelled<'_, M, N> {
+        let key = Lookup::new(values);
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if let Some(Ok(snapshot)) = self.inner.snapshots.get().map(|s| s.try_borrow()) {
+            if snapshot.generation == generation {
+                if let Some(pos) = snapshot.table.find(&key) {
+                    return Labelled {
+                        table: Borrowed::Snapshot(snapshot),
+                        pos,
+                    };
+                }
             }
         }
+        self.with_slow(&key)
     }
 
-    /// [`with`](Self::with) for values not found: creates the child.
+    /// [`with`](Self::with) when this thread's snapshot is missing, stale or without the
+    /// child: refreshes the snapshot (unless another [`Labelled`] of this thread borrows
+    /// it), creating the child if needed. A position is always looked up in the table the
+    /// returned [`Labelled`] borrows.
     #[cold]
-    fn with_new(&self, hash: u64, values: &[&str; N]) -> Labelled<M, N> {
-        self.insert(hash, values);
-        let table = self.inner.table.load();
-        // Inserted above and never removed since but by `remove`/`clear`; if one raced
-        // us, insert again.
-        match Self::find(&table, hash, values) {
-            Some(idx) => Labelled { table, idx },
-            None => {
-                drop(table);
-                self.with_new(hash, values)
+    fn with_slow(&self, key: &Lookup<'_, N>) -> Labelled<'_, M, N> {
+        loop {
+            // The generation first: the table loaded after it is at least that new.
+            let generation = self.inner.generation.load(Ordering::Acquire);
+            let table = self.inner.table.load_full();
+            let cell = self.inner.snapshots.get_or(|| {
+                CachePadded::new(RefCell::new(Snapshot {
+                    table: Table::clone(&table),
+                    generation,
+                }))
+            });
+            if let Ok(mut snapshot) = cell.try_borrow_mut() {
+                snapshot.table = Table::clone(&table);
+                snapshot.generation = generation;
             }
+            if let Ok(snapshot) = cell.try_borrow() {
+                if snapshot.generation == generation {
+                    if let Some(pos) = snapshot.table.find(key) {
+                        return Labelled {
+                            table: Borrowed::Snapshot(snapshot),
+                            pos,
+                        };
+                    }
+                }
+            }
+            let current = self.inner.table.load();
+            if let Some(pos) = current.find(key) {
+                return Labelled {
+                    table: Borrowed::Current(current),
+                    pos,
+                };
+            }
+            drop(current);
+            // Not there yet, or removed by a race since: create it and look again.
+            self.insert(key);
         }
     }
 
-    fn insert(&self, hash: u64, values: &[&str; N]) {
+    fn insert(&self, key: &Lookup<'_, N>) {
         let _guard = self.inner.insert.lock();
         let current = self.inner.table.load_full();
-        if Self::find(&current, hash, values).is_some() {
+        if current.find(key).is_some() {
             return;
         }
-        let mut table = Table::clone(&current);
-        let idx = table.entries.len();
-        table.entries.push(Entry {
-            metric: (self.inner.make)(),
-            values: Arc::new(values.map(Box::from)),
-        });
-        table
-            .index
-            .insert_unique(hash, Slot::new(hash, values, idx), |s| s.hash);
+        let entry = Entry::new(key, (self.inner.make)());
+        self.replace(current.with(entry));
+    }
+
+    /// Publishes `table`; the caller holds the `insert` lock.
+    fn replace(&self, table: Table<M, N>) {
         self.inner.table.store(Arc::new(table));
+        self.inner.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Removes the child for `values`; returns whether it existed. Handles already held
@@ -282,48 +223,30 @@ impl<M: Clone + Send + Sync + 'static, const N: usize> Family<M, N> {
     pub fn remove(&self, values: &[&str; N]) -> bool {
         let _guard = self.inner.insert.lock();
         let current = self.inner.table.load_full();
-        let hash = self.hash(values);
-        let Some(idx) = Self::find(&current, hash, values) else {
+        let Some(pos) = current.find(&Lookup::new(values)) else {
             return false;
         };
-        let entries: Vec<_> = current
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != idx)
-            .map(|(_, e)| e.clone())
-            .collect();
-        self.inner.table.store(Arc::new(self.reindex(entries)));
+        self.replace(current.without(pos));
         true
     }
 
     /// Removes every child.
     pub fn clear(&self) {
         let _guard = self.inner.insert.lock();
-        self.inner.table.store(Arc::new(self.reindex(Vec::new())));
-    }
-
-    fn reindex(&self, entries: Vec<Entry<M, N>>) -> Table<M, N> {
-        let mut index = HashTable::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let values: [&str; N] = std::array::from_fn(|k| &*e.values[k]);
-            let hash = self.hash(&values);
-            index.insert_unique(hash, Slot::new(hash, &values, i), |s| s.hash);
-        }
-        Table { index, entries }
+        self.replace(Table::new(Vec::new()));
     }
 
     /// Calls `f` with each child's label values and metric, in creation order.
     pub fn for_each(&self, mut f: impl FnMut(&[Box<str>; N], &M)) {
         let table = self.inner.table.load();
-        for e in &table.entries {
+        for e in table.entries() {
             f(&e.values, &e.metric);
         }
     }
 
     /// Number of children.
     pub fn len(&self) -> usize {
-        self.inner.table.load().entries.len()
+        self.inner.table.load().entries().len()
     }
 
     /// Whether the family has no children.
@@ -388,20 +311,44 @@ mod tests {
     }
 
     #[test]
-    fn bytes_eq_matches_slice_equality() {
-        let text = "abcdefghijklmnopqrstuvwxyz0123456789";
-        for len in 0..=text.len() {
-            let a = &text.as_bytes()[..len];
-            assert!(bytes_eq(a, a));
-            for flip in 0..len {
-                let mut b = a.to_vec();
-                b[flip] ^= 1;
-                assert!(!bytes_eq(a, &b), "len {len}, byte {flip}");
-            }
-            if len > 0 {
-                assert!(!bytes_eq(a, &a[..len - 1]));
-            }
-        }
+    fn lookups_while_this_thread_holds_a_child() {
+        let family: Family<Counter, 1> = Family::new(["k"], Counter::new);
+        let a = family.with(&["a"]);
+        // Adding a child makes the snapshot `a` borrows stale; it cannot be refreshed
+        // while `a` lives, so these lookups read the current table.
+        family.with(&["b"]).inc();
+        family.with(&["b"]).inc();
+        a.inc();
+        // Removed while borrowed: the held child keeps counting, unexported; a lookup
+        // creates a new one.
+        assert!(family.remove(&["a"]));
+        a.inc();
+        assert_eq!(a.get(), 2.0);
+        assert_eq!(family.with(&["a"]).get(), 0.0);
+        drop(a);
+        family.with(&["a"]).inc();
+        assert_eq!(family.with(&["a"]).get(), 1.0);
+        assert_eq!(family.with(&["b"]).get(), 2.0);
+        assert_eq!(family.len(), 2);
+    }
+
+    #[test]
+    fn lookups_see_children_added_and_removed_by_other_threads() {
+        let family: Family<Counter, 1> = Family::new(["k"], Counter::new);
+        family.with(&["a"]).inc();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                family.with(&["a"]).inc();
+                family.with(&["b"]).inc();
+            });
+        });
+        assert_eq!(family.with(&["a"]).get(), 2.0);
+        assert_eq!(family.with(&["b"]).get(), 1.0);
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(family.remove(&["a"])));
+        });
+        assert_eq!(family.with(&["a"]).get(), 0.0);
+        assert_eq!(family.len(), 2);
     }
 
     #[test]
