@@ -73,21 +73,20 @@ pub(crate) fn validate_buckets(bounds: &[f64]) -> Result<Arc<[f64]>, BucketsErro
 ///
 /// Each thread adds to its own stripe of per-bucket counts and sum (see `stripe.rs`), so
 /// concurrent observations do not contend. The count is the sum of the bucket counts, so
-/// a reader always sees `_count` equal to the `+Inf` bucket. Cloning is shallow; clones
-/// observe into the same histogram.
+/// a reader always sees `_count` equal to the `+Inf` bucket. The handle holds both
+/// pointers (bounds and cells), so an observation is one dependent load away from them.
+/// Cloning is shallow (two reference-count increments); clones observe into the same
+/// histogram.
 #[derive(Debug, Clone)]
 pub struct Histogram {
-    core: Arc<HistogramCore>,
-}
-
-#[derive(Debug)]
-struct HistogramCore {
-    /// Upper bounds without the implied `+Inf`.
+    /// Upper bounds without the implied `+Inf` (shared by a family's children).
     bounds: Arc<[f64]>,
-    /// Per stripe: one count per bucket (the last is `+Inf`), then the sum as f64 bits.
-    cells: Box<[AtomicU64]>,
-    stride: usize,
-    stripes: usize,
+    /// Per stripe, `stride` cells apart: one count per bucket (the last is `+Inf`), then
+    /// the sum as f64 bits, then padding.
+    cells: Arc<[AtomicU64]>,
+    stride: u32,
+    /// Number of stripes minus one (a power of two minus one).
+    stripe_mask: u32,
 }
 
 /// A point-in-time reading of a [`Histogram`].
@@ -135,29 +134,27 @@ impl Histogram {
             })
             .collect();
         Self {
-            core: Arc::new(HistogramCore {
-                bounds,
-                cells,
-                stride,
-                stripes,
-            }),
+            bounds,
+            cells,
+            // At most 16 stripes of a few hundred cells: both fit.
+            stride: stride as u32,
+            stripe_mask: (stripes - 1) as u32,
         }
     }
 
     /// Records one observation. NaN counts in the `+Inf` bucket (and makes the sum NaN).
     #[inline]
     pub fn observe(&self, v: f64) {
-        let core = &*self.core;
-        let n = core.bounds.len();
+        let n = self.bounds.len();
         let bucket = if n <= 16 {
-            core.bounds.iter().position(|&b| v <= b).unwrap_or(n)
+            self.bounds.iter().position(|&b| v <= b).unwrap_or(n)
         } else {
-            core.bounds.partition_point(|&b| b < v).min(n)
+            self.bounds.partition_point(|&b| b < v).min(n)
         };
         let bucket = if v.is_nan() { n } else { bucket };
-        let base = (thread_stripe() & (core.stripes - 1)) * core.stride;
-        core.cells[base + bucket].fetch_add(1, Ordering::Relaxed);
-        add_f64(&core.cells[base + n + 1], v);
+        let base = (thread_stripe() & self.stripe_mask as usize) * self.stride as usize;
+        self.cells[base + bucket].fetch_add(1, Ordering::Relaxed);
+        add_f64(&self.cells[base + n + 1], v);
     }
 
     /// Records the seconds elapsed since `start`.
@@ -167,21 +164,21 @@ impl Histogram {
 
     /// The bucket upper bounds, without the implied `+Inf`.
     pub fn bounds(&self) -> &[f64] {
-        &self.core.bounds
+        &self.bounds
     }
 
     /// Reads counts and sum. Observations racing with the read may be partly included.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let core = &*self.core;
-        let n = core.bounds.len();
+        let n = self.bounds.len();
+        let stride = self.stride as usize;
         let mut per_bucket = vec![0u64; n + 1];
         let mut sum = 0.0;
-        for s in 0..core.stripes {
-            let base = s * core.stride;
+        for s in 0..=self.stripe_mask as usize {
+            let base = s * stride;
             for (i, c) in per_bucket.iter_mut().enumerate() {
-                *c = c.wrapping_add(core.cells[base + i].load(Ordering::Relaxed));
+                *c = c.wrapping_add(self.cells[base + i].load(Ordering::Relaxed));
             }
-            sum += f64::from_bits(core.cells[base + n + 1].load(Ordering::Relaxed));
+            sum += f64::from_bits(self.cells[base + n + 1].load(Ordering::Relaxed));
         }
         let mut running = 0u64;
         let cumulative: Vec<u64> = per_bucket
@@ -192,7 +189,7 @@ impl Histogram {
             })
             .collect();
         HistogramSnapshot {
-            bounds: core.bounds.iter().copied().chain([f64::INFINITY]).collect(),
+            bounds: self.bounds.iter().copied().chain([f64::INFINITY]).collect(),
             count: running,
             cumulative,
             sum,
