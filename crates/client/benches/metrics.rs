@@ -92,8 +92,10 @@ fn contended(iters: u64, op: impl Fn(u64) + Sync) -> Duration {
     // On a busy machine the threads share the cores with other processes and take turns,
     // which measures little contention. With 2 threads, the time both were on a CPU is at
     // least the sum of their CPU times minus the span: record that share of the span.
+    // `schedstat` is updated at scheduler ticks (a few ms apart), so only runs much longer
+    // than a tick are counted.
     let cpu: Option<Duration> = spans.iter().map(|s| s.2).sum();
-    if let (Some(cpu), false) = (cpu, span.is_zero()) {
+    if let (Some(cpu), true) = (cpu, span >= MIN_OVERLAP_SPAN) {
         let together = (cpu.as_secs_f64() / span.as_secs_f64() - (THREADS - 1) as f64).max(0.0);
         OVERLAP
             .lock()
@@ -110,6 +112,9 @@ fn on_cpu() -> Option<Duration> {
     let nanos = stat.split_whitespace().next()?.parse().ok()?;
     Some(Duration::from_nanos(nanos))
 }
+
+/// Shortest contended run whose overlap is recorded.
+const MIN_OVERLAP_SPAN: Duration = Duration::from_millis(20);
 
 /// Per contended run, the share of its wall time during which both threads were on a CPU
 /// (a lower bound, from their CPU times).
@@ -131,9 +136,10 @@ fn bench(
         runs.sort_by(f64::total_cmp);
         let full = runs.iter().filter(|&&r| r >= 0.9).count();
         eprintln!(
-            "overlap {group}/{id}: both threads on a CPU at least {:.0}% of the time (median of {} runs, min {:.0}%; {full} runs at 90% or more)",
-            runs[runs.len() / 2] * 100.0,
+            "overlap {group}/{id}: in the {} runs of {} ms or more, both threads were on a CPU at least {:.0}% of the time (median; min {:.0}%; {full} runs at 90% or more)",
             runs.len(),
+            MIN_OVERLAP_SPAN.as_millis(),
+            runs[runs.len() / 2] * 100.0,
             runs[0] * 100.0
         );
     }
