@@ -27,6 +27,7 @@ mod lint;
 mod promqltest;
 mod push;
 mod query;
+mod rules;
 mod serve;
 mod tsdb;
 
@@ -76,6 +77,9 @@ enum Cli {
         failure, 1 otherwise, 2 on usage errors."
     )]
     Promqltest(promqltest::PromqltestArgs),
+    /// Prometheus rule files: check them, run their unit tests, generate rules for
+    /// function metrics.
+    Rules(rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Cli::Tsdb(args) => tsdb::run(&args, &mut std::io::stdout().lock())
             .map(|()| Outcome::Parsed { problems: 0 }),
         Cli::Promqltest(args) => promqltest::run(&args, &mut std::io::stdout().lock()),
+        Cli::Rules(args) => rules::run(&args, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(Outcome::Parsed { .. }) => ExitCode::SUCCESS,

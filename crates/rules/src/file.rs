@@ -1,0 +1,80 @@
+//! The rule-file model: Prometheus' rule-file YAML (`groups:` of recording and alerting
+//! rules), as parsed, with the line each group and rule starts on.
+//!
+//! (Parsing and validation to be written; the types below are the contract the
+//! evaluator and the checker share.)
+
+use std::collections::BTreeMap;
+
+/// One rule file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleFile {
+    /// Where it was read from, as given (used in messages and `/api/v1/rules`' `file`).
+    pub path: String,
+    /// Its groups, in file order.
+    pub groups: Vec<RuleGroup>,
+}
+
+/// A group: rules evaluated together, in order, on one interval.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleGroup {
+    /// `name`, unique within its file.
+    pub name: String,
+    /// `interval` in milliseconds; `None` means the global evaluation interval.
+    pub interval_ms: Option<i64>,
+    /// `query_offset` in milliseconds; `None` means the global default (0).
+    pub query_offset_ms: Option<i64>,
+    /// `limit`: the most series a rule may produce or alerts it may have (0: no limit).
+    pub limit: usize,
+    /// `labels`: added to every rule of the group (a rule's own labels win).
+    pub labels: BTreeMap<String, String>,
+    /// The rules, in file order.
+    pub rules: Vec<Rule>,
+    /// 1-based line of the group in its file.
+    pub line: usize,
+}
+
+/// One recording or alerting rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Recording or alerting, with what only that kind has.
+    pub kind: RuleKind,
+    /// `expr`, the PromQL expression as written.
+    pub expr: String,
+    /// `labels`: set on the results (templates allowed in alerting rules).
+    pub labels: BTreeMap<String, String>,
+    /// `annotations` (alerting rules only; templates allowed).
+    pub annotations: BTreeMap<String, String>,
+    /// 1-based line of the rule in its file.
+    pub line: usize,
+}
+
+/// What kind a [`Rule`] is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleKind {
+    /// `record: NAME`: the results are written to storage as series named NAME.
+    Recording {
+        /// The metric name written.
+        record: String,
+    },
+    /// `alert: NAME`: every result series is an alert.
+    Alerting {
+        /// The alert name (`alertname` label).
+        alert: String,
+        /// `for` in milliseconds: how long a series must be present before firing.
+        for_ms: i64,
+        /// `keep_firing_for` in milliseconds: how long to keep firing once the series
+        /// is gone.
+        keep_firing_for_ms: i64,
+    },
+}
+
+impl Rule {
+    /// The rule's name: the recorded metric or the alert name.
+    pub fn name(&self) -> &str {
+        match &self.kind {
+            RuleKind::Recording { record } => record,
+            RuleKind::Alerting { alert, .. } => alert,
+        }
+    }
+}
