@@ -29,7 +29,7 @@ pub const DURATION: &str = "function_calls_duration_seconds";
 /// The largest `/metrics` answer read.
 const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 /// How long one fetch may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The quantile shown.
 const QUANTILE: f64 = 0.95;
 
@@ -455,6 +455,12 @@ pub fn metrics_url(url: &str) -> String {
 }
 
 fn fetch(agent: &ureq::Agent, url: &str) -> anyhow::Result<Totals> {
+    Ok(totals(&fetch_families(agent, url)?))
+}
+
+/// Reads and parses the exposition at `url` (text 0.0.4, or OpenMetrics when the
+/// server answers with it).
+pub fn fetch_families(agent: &ureq::Agent, url: &str) -> anyhow::Result<Vec<MetricFamily>> {
     let mut response = agent
         .get(url)
         .header("Accept", "text/plain;version=0.0.4")
@@ -483,9 +489,8 @@ fn fetch(agent: &ureq::Agent, url: &str) -> anyhow::Result<Totals> {
             String::from_utf8_lossy(&body).trim()
         );
     }
-    let families = expfmt::parse(&body, format)
-        .map_err(|e| anyhow::anyhow!("{url} is not a valid exposition: {e}"))?;
-    Ok(totals(&families))
+    expfmt::parse(&body, format)
+        .map_err(|e| anyhow::anyhow!("{url} is not a valid exposition: {e}"))
 }
 
 /// Prints the table (or JSON) once, or refreshes it until Ctrl-C with `--watch`.

@@ -11,6 +11,7 @@
 mod support {
     pub mod peers;
     pub mod run;
+    pub mod server;
 }
 
 #[path = "e2e/bench_remote_write.rs"]

@@ -1,138 +1,13 @@
-//! End-to-end tests of `tally push`, `tally functions` and `tally bench push` against a
-//! real `tally serve` started on a loopback port.
+//! End-to-end tests of `tally push`, `tally functions`, `tally rules generate` and
+//! `tally bench push` against a real `tally serve` started on a loopback port.
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::support::run::{tally, Run};
-
-/// How long the server may take to answer `/-/ready`. Generous: this waits for a process
-/// to start, it times nothing under test.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A `tally serve` child with its data in a temporary directory; killed by its PID and
-/// reaped on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl Server {
-    fn start() -> Self {
-        let mut last_log = String::new();
-        // Another attempt when the port picked was taken by the time the server bound it.
-        for _ in 0..3 {
-            let dir = TempDir::new().expect("creating a temporary directory");
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("binding 127.0.0.1:0")
-                .port();
-            let log = std::fs::File::create(dir.path().join("serve.log")).expect("creating log");
-            let child = Command::new(env!("CARGO_BIN_EXE_tally"))
-                .args([
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--data-dir",
-                ])
-                .arg(dir.path().join("data"))
-                .env_remove("TALLY_CONFIG")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("cloning the log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("starting tally serve");
-            let mut server = Server {
-                child,
-                port,
-                _dir: dir,
-            };
-            if server.wait_ready() {
-                return server;
-            }
-            last_log =
-                std::fs::read_to_string(server._dir.path().join("serve.log")).unwrap_or_default();
-        }
-        panic!("tally serve exited before it was ready, 3 times; last log:\n{last_log}");
-    }
-
-    /// Polls `/-/ready` until 200; `false` if the process exited first.
-    fn wait_ready(&mut self) -> bool {
-        let agent = agent();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if agent
-                .get(self.url("/-/ready"))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return true;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tally serve did not get ready within {READY_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn get(&self, path: &str) -> String {
-        agent()
-            .get(self.url(path))
-            .call()
-            .expect("GET from tally serve")
-            .body_mut()
-            .read_to_string()
-            .expect("reading the answer")
-    }
-
-    /// The grouping keys of `GET /api/v1/groups`, each as sorted `name=value` pairs.
-    fn groups(&self) -> Vec<Vec<String>> {
-        let json: serde_json::Value =
-            serde_json::from_str(&self.get("/api/v1/groups")).expect("groups JSON");
-        json["data"]
-            .as_array()
-            .expect("data is an array")
-            .iter()
-            .map(|g| {
-                g["labels"]
-                    .as_object()
-                    .expect("labels are an object")
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("?")))
-                    .collect()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // `Child::kill` signals exactly this PID; wait reaps it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
+use crate::support::server::Server;
 
 fn write(dir: &Path, name: &str, content: &str) -> String {
     let path = dir.join(name);
@@ -320,6 +195,77 @@ fn functions_table_sums_instances_of_the_aggregated_view() {
     assert_eq!(json["functions"][0]["function"], "load");
     assert_eq!(json["functions"][0]["calls"], 200.0);
     assert_eq!(json["functions"][0]["error_ratio"], 0.05);
+}
+
+#[test]
+fn rules_generate_writes_a_file_promtool_accepts() {
+    let server = Server::start();
+    push_functions(&server, "a");
+    let run = tally(
+        &[
+            "rules",
+            "generate",
+            "--url",
+            &server.url(""),
+            "--error-ratio",
+            "0.1",
+            "--p95-seconds",
+            "0.25",
+        ],
+        None,
+    );
+    run.assert_code(0);
+    // Two functions, both with calls and durations: two alerts each.
+    assert_eq!(
+        run.stdout.matches("alert: FunctionErrorRatioHigh").count(),
+        2,
+        "{run}"
+    );
+    assert_eq!(
+        run.stdout.matches("alert: FunctionLatencyHigh").count(),
+        2,
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains(r#"{function="load",module="app"} > 0.1'"#),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains(r#"{function="save",module="app"} > 0.25'"#),
+        "{run}"
+    );
+
+    let dir = TempDir::new().expect("temporary directory");
+    let file = write(dir.path(), "functions.rules.yml", &run.stdout);
+    let promtool = std::process::Command::new(crate::support::peers::find_program("promtool"))
+        .args(["check", "rules", &file])
+        .output()
+        .expect("running promtool");
+    assert!(
+        promtool.status.success(),
+        "promtool check rules refused the generated file:\n{}{}\n{}",
+        String::from_utf8_lossy(&promtool.stdout),
+        String::from_utf8_lossy(&promtool.stderr),
+        run.stdout
+    );
+    assert!(
+        String::from_utf8_lossy(&promtool.stdout).contains("SUCCESS: 7 rules found"),
+        "{}",
+        String::from_utf8_lossy(&promtool.stdout)
+    );
+}
+
+#[test]
+fn rules_generate_without_function_metrics_is_an_error() {
+    let server = Server::start();
+    let run = tally(&["rules", "generate", "--url", &server.url("")], None);
+    run.assert_code(2);
+    assert!(run.stderr.contains("no functions"), "{run}");
+    let run = tally(&["rules", "generate", "--error-ratio", "2"], None);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--error-ratio 2"), "{run}");
 }
 
 #[test]
