@@ -25,12 +25,16 @@ pub struct RulesArgs {
 enum RulesCommand {
     /// Validate rule files like `promtool check rules`: YAML, PromQL, duplicate rules,
     /// templates. Prints `FILE:LINE: message` for each problem.
-    #[command(after_help = "Exit status: 0 if every file is valid, 1 if any has errors, \
-        2 on usage errors.")]
+    #[command(
+        after_help = "Exit status: 0 if every file is valid, 1 if any has errors, \
+        2 on usage errors."
+    )]
     Check(check::CheckArgs),
     /// Run rule unit tests written in the `promtool test rules` format.
-    #[command(after_help = "Exit status: 0 if every test passed, 1 if any failed or a \
-        file is invalid, 2 on usage errors.")]
+    #[command(
+        after_help = "Exit status: 0 if every test passed, 1 if any failed or a \
+        file is invalid, 2 on usage errors."
+    )]
     Test(test::TestArgs),
     /// Print recording and alerting rules (error ratio, p95 latency) for every function
     /// measured with #[tally::measured].
