@@ -1,0 +1,4 @@
+//! Delivering notifications: the integrations ([`webhook`], [`slack`], [`email`]) and the
+//! retry policy around them ([`retry`]).
+
+pub mod email;

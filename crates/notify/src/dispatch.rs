@@ -1,0 +1,405 @@
+//! [`Dispatcher`]: the notifier's core, without threads or I/O. Alerts go in with
+//! [`put`](Dispatcher::put); [`tick`](Dispatcher::tick) is called with the current time
+//! and returns the notifications due, so every timer can be tested with a clock driven by
+//! hand.
+//!
+//! Each alert is routed down the tree to its routes; per route it joins the aggregation
+//! group of its `group_by` labels. A group is flushed `group_wait` after it was created,
+//! then every `group_interval`. At a flush, silenced and inhibited alerts are left out, and
+//! each integration of the route's receiver is notified if the [notification
+//! log](Nflog) says the group changed since its last notification (or `repeat_interval`
+//! passed). Resolved alerts are notified once (where `send_resolved`) and then leave the
+//! group; an empty group is dropped.
+
+mod group;
+mod nflog;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+pub use nflog::{Nflog, NflogEntry, NFLOG_RETENTION};
+
+use crate::alert::{fingerprint, Alert};
+use crate::config::Config;
+use crate::integration::{integrations, IntegrationId, IntegrationInfo};
+use crate::payload::{AlertData, NotificationData};
+use crate::route::Route;
+use crate::silence::Silences;
+use group::Group;
+
+/// One notification due: what to tell one integration about one group.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// Where it goes.
+    pub integration: IntegrationId,
+    /// What it says.
+    pub data: NotificationData,
+    pub(crate) nflog_key: String,
+    pub(crate) written_at: DateTime<Utc>,
+    pub(crate) previous: Option<NflogEntry>,
+}
+
+/// An alert as the dispatcher keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredAlert {
+    /// The alert; `ends_at` is always set (from `resolve_timeout` when it was missing).
+    pub alert: Alert,
+    /// Whether `ends_at` came from `resolve_timeout`.
+    pub timeout: bool,
+    /// When it was last received.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An alert with its current status, for the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertView {
+    /// The alert (`ends_at` set).
+    pub alert: Alert,
+    /// Its fingerprint.
+    pub fingerprint: u64,
+    /// When it was last received.
+    pub updated_at: DateTime<Utc>,
+    /// The receivers its routes lead to.
+    pub receivers: Vec<String>,
+    /// Ids of the silences muting it.
+    pub silenced_by: Vec<String>,
+    /// Fingerprints of the alerts inhibiting it.
+    pub inhibited_by: Vec<u64>,
+}
+
+/// The routing, grouping, muting and deduplication state. Not synchronised: the
+/// [`Notifier`](crate::Notifier) keeps it behind one mutex.
+#[derive(Debug)]
+pub struct Dispatcher {
+    config: Config,
+    receivers: HashMap<String, Vec<IntegrationInfo>>,
+    external_url: String,
+    pub(crate) alerts: BTreeMap<u64, StoredAlert>,
+    groups: BTreeMap<(usize, u64), Group>,
+    pub(crate) nflog: Nflog,
+    pub(crate) silences: Silences,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no alerts; `external_url` is the link notifications carry.
+    pub fn new(config: Config, external_url: impl Into<String>) -> Self {
+        let receivers = receivers_of(&config);
+        Self {
+            config,
+            receivers,
+            external_url: external_url.into(),
+            alerts: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            nflog: Nflog::default(),
+            silences: Silences::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replaces the configuration: groups are rebuilt from the alerts held; the
+    /// notification log and silences are kept, so nothing already sent is sent again.
+    pub fn set_config(&mut self, config: Config, now: DateTime<Utc>) {
+        self.receivers = receivers_of(&config);
+        self.config = config;
+        self.regroup(now);
+    }
+
+    /// Rebuilds every group from the alerts held (after a restore or a reload).
+    pub(crate) fn regroup(&mut self, now: DateTime<Utc>) {
+        self.groups.clear();
+        let fps: Vec<u64> = self.alerts.keys().copied().collect();
+        for fp in fps {
+            self.route(fp, now);
+        }
+    }
+
+    /// Takes alerts in, as a rule engine sends them: an alert already held is updated
+    /// (its start kept while it keeps firing), a missing `ends_at` becomes `now +
+    /// resolve_timeout`.
+    pub fn put(&mut self, alerts: impl IntoIterator<Item = Alert>, now: DateTime<Utc>) {
+        let timeout = self.config.raw.global.resolve_timeout.to_chrono();
+        for mut alert in alerts {
+            let fp = fingerprint(&alert.labels);
+            let is_timeout = alert.ends_at.is_none();
+            if is_timeout {
+                alert.ends_at = Some(now + timeout);
+            }
+            if let Some(old) = self.alerts.get(&fp) {
+                // The same incident when the old one had not ended before the new start:
+                // it keeps its first start.
+                let old_end = old.alert.ends_at.unwrap_or(now);
+                if alert.starts_at <= old_end && old.alert.starts_at < alert.starts_at {
+                    alert.starts_at = old.alert.starts_at;
+                }
+            }
+            let stored = StoredAlert {
+                alert,
+                timeout: is_timeout,
+                updated_at: now,
+            };
+            self.alerts.insert(fp, stored);
+            self.route(fp, now);
+        }
+    }
+
+    /// Adds the alert to the groups of the routes it matches.
+    fn route(&mut self, fp: u64, now: DateTime<Utc>) {
+        let (Some(root), Some(stored)) = (&self.config.route, self.alerts.get(&fp)) else {
+            return;
+        };
+        for route in root.matching(&stored.alert.labels) {
+            let labels = route.group_by.group_labels(&stored.alert.labels);
+            let group = self
+                .groups
+                .entry((route.id, fingerprint(&labels)))
+                .or_insert_with(|| Group::new(route, labels, now));
+            group.insert(fp, stored.alert.starts_at, route.group_wait, now);
+        }
+    }
+
+    /// The earliest time a group is due, if any group exists: when to call
+    /// [`tick`](Self::tick) next.
+    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+        self.groups.values().map(|g| g.next_flush).min()
+    }
+
+    /// Flushes every group due at `now` and returns the notifications to deliver. Their
+    /// notification-log entries are written now; report a delivery that finally failed
+    /// with [`delivery_failed`](Self::delivery_failed) so the group is retried at its
+    /// next flush.
+    pub fn tick(&mut self, now: DateTime<Utc>) -> Vec<Notification> {
+        let due: Vec<(usize, u64)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.next_flush <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out = Vec::new();
+        for key in due {
+            self.flush(key, now, &mut out);
+        }
+        let grouped: BTreeSet<u64> = self
+            .groups
+            .values()
+            .flat_map(|g| g.alerts.iter().copied())
+            .collect();
+        self.alerts
+            .retain(|fp, a| grouped.contains(fp) || !a.alert.resolved_at(now));
+        self.nflog.gc(now);
+        self.silences.gc(now);
+        out
+    }
+
+    fn flush(&mut self, key: (usize, u64), now: DateTime<Utc>, out: &mut Vec<Notification>) {
+        let Some(group) = self.groups.get(&key) else {
+            return;
+        };
+        let mut shown: Vec<AlertData> = Vec::new();
+        let mut done: Vec<u64> = Vec::new();
+        for fp in &group.alerts {
+            let Some(stored) = self.alerts.get(fp) else {
+                done.push(*fp);
+                continue;
+            };
+            let resolved = stored.alert.resolved_at(now);
+            if resolved {
+                done.push(*fp);
+            }
+            if self.is_muted(&stored.alert, *fp, now) {
+                continue;
+            }
+            shown.push(AlertData {
+                resolved,
+                alert: stored.alert.clone(),
+                fingerprint: *fp,
+            });
+        }
+        shown.sort_by(|a, b| {
+            a.resolved
+                .cmp(&b.resolved)
+                .then_with(|| a.alert.labels.cmp(&b.alert.labels))
+        });
+        if !shown.is_empty() {
+            self.notify(key, &shown, now, out);
+        }
+        if let Some(group) = self.groups.get_mut(&key) {
+            for fp in done {
+                group.alerts.remove(&fp);
+            }
+            if group.alerts.is_empty() {
+                self.groups.remove(&key);
+            } else {
+                group.schedule_next(now);
+            }
+        }
+    }
+
+    fn notify(
+        &mut self,
+        key: (usize, u64),
+        shown: &[AlertData],
+        now: DateTime<Utc>,
+        out: &mut Vec<Notification>,
+    ) {
+        let Some(group) = self.groups.get(&key) else {
+            return;
+        };
+        let firing: BTreeSet<u64> = shown
+            .iter()
+            .filter(|a| !a.resolved)
+            .map(|a| a.fingerprint)
+            .collect();
+        let resolved: BTreeSet<u64> = shown
+            .iter()
+            .filter(|a| a.resolved)
+            .map(|a| a.fingerprint)
+            .collect();
+        let integrations = self
+            .receivers
+            .get(&group.receiver)
+            .cloned()
+            .unwrap_or_default();
+        for integ in integrations {
+            let nflog_key = format!("{}#{}|{}", group.key, group.route_id, integ.id);
+            let entry = self.nflog.get(&nflog_key);
+            if !NflogEntry::needs_update(
+                entry,
+                &firing,
+                &resolved,
+                integ.send_resolved,
+                group.repeat_interval,
+                now,
+            ) {
+                continue;
+            }
+            let logged = NflogEntry {
+                firing: firing.clone(),
+                resolved: resolved.clone(),
+                timestamp: now,
+            };
+            let previous = self.nflog.log(nflog_key.clone(), logged);
+            let mut alerts: Vec<AlertData> = shown
+                .iter()
+                .filter(|a| integ.send_resolved || !a.resolved)
+                .cloned()
+                .collect();
+            if alerts.is_empty() {
+                continue;
+            }
+            let mut truncated = 0;
+            if integ.max_alerts > 0 && alerts.len() as u64 > integ.max_alerts {
+                truncated = alerts.len() as u64 - integ.max_alerts;
+                alerts.truncate(integ.max_alerts as usize);
+            }
+            out.push(Notification {
+                integration: integ.id.clone(),
+                data: NotificationData {
+                    receiver: group.receiver.clone(),
+                    alerts,
+                    group_labels: group.labels.clone(),
+                    group_key: group.key.clone(),
+                    external_url: self.external_url.clone(),
+                    truncated_alerts: truncated,
+                },
+                nflog_key,
+                written_at: now,
+                previous,
+            });
+        }
+    }
+
+    /// Reports that a notification could not be delivered (after its retries): its
+    /// notification-log entry is undone, so the group's next flush sends it again.
+    pub fn delivery_failed(&mut self, notification: &Notification) {
+        self.nflog.undo(
+            &notification.nflog_key,
+            notification.written_at,
+            notification.previous.clone(),
+        );
+    }
+
+    /// Whether an alert is silenced or inhibited at `now`.
+    fn is_muted(&self, alert: &Alert, fp: u64, now: DateTime<Utc>) -> bool {
+        !self.silences.muting(&alert.labels, now).is_empty()
+            || !self.inhibitors(alert, fp, now).is_empty()
+    }
+
+    /// Fingerprints of the firing alerts that inhibit `alert`.
+    fn inhibitors(&self, alert: &Alert, fp: u64, now: DateTime<Utc>) -> Vec<u64> {
+        let mut out = Vec::new();
+        for rule in &self.config.inhibit_rules {
+            let firing = self
+                .alerts
+                .iter()
+                .filter(|(_, a)| !a.alert.resolved_at(now))
+                .map(|(f, a)| (&a.alert.labels, *f));
+            if let Some(source) = rule.mutes(&alert.labels, fp, firing) {
+                out.push(source);
+            }
+        }
+        out
+    }
+
+    /// The alerts not resolved at `now`, with their status, by fingerprint.
+    pub fn alerts(&self, now: DateTime<Utc>) -> Vec<AlertView> {
+        self.alerts
+            .iter()
+            .filter(|(_, a)| !a.alert.resolved_at(now))
+            .map(|(fp, a)| AlertView {
+                alert: a.alert.clone(),
+                fingerprint: *fp,
+                updated_at: a.updated_at,
+                receivers: self.receivers_for(&a.alert),
+                silenced_by: self.silences.muting(&a.alert.labels, now),
+                inhibited_by: self.inhibitors(&a.alert, *fp, now),
+            })
+            .collect()
+    }
+
+    fn receivers_for(&self, alert: &Alert) -> Vec<String> {
+        let Some(root) = &self.config.route else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = root
+            .matching(&alert.labels)
+            .iter()
+            .map(|r: &&Route| r.receiver.clone())
+            .collect();
+        names.dedup();
+        names
+    }
+
+    /// The silences.
+    pub fn silences(&self) -> &Silences {
+        &self.silences
+    }
+
+    /// The silences, for changes.
+    pub fn silences_mut(&mut self) -> &mut Silences {
+        &mut self.silences
+    }
+
+    /// The notification log.
+    pub fn nflog(&self) -> &Nflog {
+        &self.nflog
+    }
+
+    /// The number of aggregation groups.
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+}
+
+fn receivers_of(config: &Config) -> HashMap<String, Vec<IntegrationInfo>> {
+    config
+        .raw
+        .receivers
+        .iter()
+        .map(|r| (r.name.clone(), integrations(r)))
+        .collect()
+}
