@@ -142,6 +142,59 @@ impl Runner {
     }
 }
 
+/// The samples of a series written in the load notation, for other test formats
+/// (`promtool test rules`' `input_series`): `series` is the identifier
+/// (`up{job="a"}`), `values` the values (`1+1x10 _ stale`), the n-th value at
+/// `n * interval_ms`. `_` leaves a gap, `stale` is a staleness marker; native histogram
+/// values are an error.
+///
+/// ```
+/// use tally_promql::promqltest::series_samples;
+///
+/// let (labels, samples) = series_samples("up{job=\"a\"}", "1+1x2 _ stale", 60_000)?;
+/// assert_eq!(labels.get("job"), Some("a"));
+/// assert_eq!(samples.len(), 4);
+/// assert_eq!(samples[2].value, 3.0);
+/// assert!(samples[3].is_stale() && samples[3].timestamp_ms == 240_000);
+/// # Ok::<(), String>(())
+/// ```
+pub fn series_samples(
+    series: &str,
+    values: &str,
+    interval_ms: i64,
+) -> Result<(tally_model::Labels, Vec<tally_model::Sample>), String> {
+    let (labels, items) = series::parse_series(&format!("{series} {values}"))?;
+    let mut samples = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let t = i as i64 * interval_ms;
+        match item {
+            series::Item::Float(v) => samples.push(tally_model::Sample::new(t, v)),
+            series::Item::Stale => samples.push(tally_model::Sample::stale(t)),
+            series::Item::Missing => {}
+            series::Item::Histogram => {
+                return Err(format!(
+                    "native histogram values are not supported in {values:?}"
+                ))
+            }
+        }
+    }
+    Ok((labels, samples))
+}
+
+/// Parses a series identifier on its own (`metric{a="b"}`, `{a="b"}`), nothing after it.
+pub fn parse_metric(text: &str) -> Result<tally_model::Labels, String> {
+    let (labels, rest) = series::parse_identifier(text)?;
+    if !rest.trim().is_empty() {
+        return Err(format!("unexpected {:?} after the series", rest.trim()));
+    }
+    Ok(labels)
+}
+
+/// Parses a Prometheus duration (`0`, `90s`, `1h30m`, `10s53ms`) into milliseconds.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    series::parse_duration(text)
+}
+
 /// One known failure: why the eval is allowed to fail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedFailure {
