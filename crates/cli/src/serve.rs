@@ -83,6 +83,33 @@ pub struct ServeArgs {
     /// How far back an instant selector looks for a sample (e.g. 5m).
     #[arg(long, env = "TALLY_QUERY_LOOKBACK_DELTA")]
     query_lookback_delta: Option<String>,
+    /// Prometheus rule files to evaluate: paths or glob patterns (repeatable), read
+    /// again on SIGHUP and `POST /-/reload`.
+    #[arg(
+        long = "rules",
+        env = "TALLY_RULES",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    rules: Vec<String>,
+    /// How often rule groups without their own `interval` run (default 1m).
+    #[arg(long, env = "TALLY_EVALUATION_INTERVAL")]
+    evaluation_interval: Option<String>,
+    /// The URL users reach this server at (alerts' generatorURL, `$externalURL`).
+    #[arg(long, env = "TALLY_EXTERNAL_URL")]
+    external_url: Option<String>,
+    /// Alertmanager-format YAML (route, receivers, inhibit_rules) for tally's own
+    /// notifications: webhook, Slack, email.
+    #[arg(long, env = "TALLY_ALERTING_CONFIG", value_name = "FILE")]
+    alerting_config: Option<PathBuf>,
+    /// An external Alertmanager to send every alert to (repeatable).
+    #[arg(
+        long = "alertmanager-url",
+        env = "TALLY_ALERTMANAGER_URLS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    alertmanager_urls: Vec<String>,
     /// A TOML file with any of the settings above (snake_case keys).
     #[arg(long, env = "TALLY_CONFIG")]
     config: Option<PathBuf>,
@@ -114,6 +141,13 @@ struct FileConfig {
     query_timeout: Option<String>,
     query_max_samples: Option<usize>,
     query_lookback_delta: Option<String>,
+    #[serde(default)]
+    rules: Vec<String>,
+    evaluation_interval: Option<String>,
+    external_url: Option<String>,
+    alerting_config: Option<PathBuf>,
+    #[serde(default)]
+    alertmanager_urls: Vec<String>,
 }
 
 fn gauge_rule(rule: &str) -> anyhow::Result<(NamePattern, GaugeMode)> {
@@ -227,6 +261,31 @@ impl ServeArgs {
                 format!("--checkpoint-interval {v:?} is not a duration like 1m")
             })?;
             c.storage.checkpoint_interval = std::time::Duration::from_millis(ms as u64);
+        }
+        let r = &mut c.rules;
+        r.files = if self.rules.is_empty() {
+            file.rules
+        } else {
+            self.rules.clone()
+        };
+        if let Some(v) = self
+            .evaluation_interval
+            .clone()
+            .or(file.evaluation_interval)
+        {
+            r.evaluation_interval = duration("evaluation-interval", &v)?;
+        }
+        r.external_url = self.external_url.clone().or(file.external_url);
+        r.alerting_config = self.alerting_config.clone().or(file.alerting_config);
+        r.alertmanager_urls = if self.alertmanager_urls.is_empty() {
+            file.alertmanager_urls
+        } else {
+            self.alertmanager_urls.clone()
+        };
+        for url in &r.alertmanager_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--alertmanager-url {url:?}: not an http:// or https:// URL");
+            }
         }
         let rate = self.rate_limit.or(file.rate_limit).unwrap_or(0);
         if rate > 0 {
@@ -344,6 +403,31 @@ mod tests {
         let c = args.serve.config().unwrap();
         assert_eq!(c.query.max_samples, 10);
         assert_eq!(c.query.timeout, Some(std::time::Duration::from_secs(5)));
+        let args = Wrap::parse_from(["x", "--alertmanager-url", "localhost:9093"]);
+        let err = args.serve.config().unwrap_err().to_string();
+        assert!(
+            err.contains("--alertmanager-url \"localhost:9093\""),
+            "{err}"
+        );
+        let args = Wrap::parse_from(["x", "--evaluation-interval", "0s"]);
+        let err = args.serve.config().unwrap_err().to_string();
+        assert!(err.contains("--evaluation-interval"), "{err}");
+        let args = Wrap::parse_from([
+            "x",
+            "--rules",
+            "a/*.yml,b.yml",
+            "--evaluation-interval",
+            "15s",
+            "--alertmanager-url",
+            "http://127.0.0.1:9093",
+        ]);
+        let c = args.serve.config().unwrap();
+        assert_eq!(c.rules.files, ["a/*.yml", "b.yml"]);
+        assert_eq!(
+            c.rules.evaluation_interval,
+            std::time::Duration::from_secs(15)
+        );
+        assert_eq!(c.rules.alertmanager_urls, ["http://127.0.0.1:9093"]);
         let args = Wrap::parse_from(["x", "--ttl", "forever"]);
         assert!(args
             .serve

@@ -37,6 +37,37 @@ pub struct ServerConfig {
     /// The PromQL engine's limits and lookback for the query API (Prometheus' defaults:
     /// 50 million samples in memory, 2 minute timeout, 5 minute lookback).
     pub query: tally_promql::EngineConfig,
+    /// Rule files, their evaluation, and where alerts go.
+    pub rules: RulesConfig,
+}
+
+/// Rules and alerting: which rule files run, how often, and who is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesConfig {
+    /// Rule-file paths or glob patterns (`rules/*.yml`), expanded again on every reload.
+    pub files: Vec<String>,
+    /// How often a group without its own `interval` is evaluated (default 1 min).
+    pub evaluation_interval: Duration,
+    /// The URL tally is reached at, for alerts' `generatorURL` and `$externalURL`
+    /// (default `http://LISTEN`).
+    pub external_url: Option<String>,
+    /// An Alertmanager-format YAML file (route, receivers, inhibit_rules) for the
+    /// built-in notifier; `None` runs no built-in notifications.
+    pub alerting_config: Option<PathBuf>,
+    /// External Alertmanagers every alert is also sent to (`POST /api/v2/alerts`).
+    pub alertmanager_urls: Vec<String>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            files: Vec::new(),
+            evaluation_interval: Duration::from_secs(60),
+            external_url: None,
+            alerting_config: None,
+            alertmanager_urls: Vec::new(),
+        }
+    }
 }
 
 /// How samples are stored (`tally-tsdb`) and how the aggregated view is sampled into it.
@@ -88,6 +119,7 @@ impl Default for ServerConfig {
             storage: StorageConfig::default(),
             remote_write: crate::remote_write::RemoteWriteConfig::default(),
             query: tally_promql::EngineConfig::default(),
+            rules: RulesConfig::default(),
         }
     }
 }

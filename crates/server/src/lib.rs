@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use app::{router, App, Clock, SystemClock};
-pub use config::{RateLimit, ServerConfig, StorageConfig};
+pub use config::{RateLimit, RulesConfig, ServerConfig, StorageConfig};
 pub use durable::{Recovery, Store, StoreError};
 pub use error::ApiError;
 pub use push::parse_duration_ms;
