@@ -18,6 +18,8 @@ mod support {
 mod bench_remote_write;
 #[path = "e2e/gateway_cmds.rs"]
 mod gateway_cmds;
+#[path = "e2e/rules_check.rs"]
+mod rules_check;
 #[path = "e2e/tsdb_cmds.rs"]
 mod tsdb_cmds;
 

@@ -36,6 +36,8 @@ pub(crate) struct RawRule {
     pub(crate) record: Option<Scalar>,
     pub(crate) alert: Option<Scalar>,
     pub(crate) expr: Option<Scalar>,
+    /// `expr` was given but is not a scalar (already reported).
+    pub(crate) expr_malformed: bool,
     pub(crate) for_ms: i64,
     pub(crate) keep_firing_for_ms: i64,
     pub(crate) labels: Vec<(Scalar, Scalar)>,
@@ -105,7 +107,10 @@ fn decode_rule(node: &Node, errors: &mut Vec<FileError>) -> RawRule {
         match key {
             "record" => rule.record = scalar(value, "record", errors),
             "alert" => rule.alert = scalar(value, "alert", errors),
-            "expr" => rule.expr = scalar(value, "expr", errors),
+            "expr" => {
+                rule.expr = scalar(value, "expr", errors);
+                rule.expr_malformed = rule.expr.is_none();
+            }
             "for" => rule.for_ms = duration(value, errors).unwrap_or(0),
             "keep_firing_for" => rule.keep_firing_for_ms = duration(value, errors).unwrap_or(0),
             "labels" => rule.labels = string_map(value, "labels", errors),

@@ -147,7 +147,10 @@ fn validate_rule(
         line: r.line,
     });
     if expr.text.is_empty() {
-        fail(expr.line, "field 'expr' must be set in rule".to_owned());
+        // A malformed `expr` (not a scalar) was reported when decoding.
+        if !r.expr_malformed {
+            fail(expr.line, "field 'expr' must be set in rule".to_owned());
+        }
     } else if let Err(QueryError::Parse { message, .. }) = Query::parse(&expr.text) {
         // Other errors (a construct the engine does not evaluate yet) are not syntax
         // errors: promtool accepts the file, and so does tally.
