@@ -33,6 +33,14 @@ pub(crate) struct RuleEntry {
 }
 
 impl RuleEntry {
+    /// The alerting rule, if this is one.
+    pub fn alerting(&self) -> Option<&AlertingRule> {
+        match &self.compiled {
+            Compiled::Alerting(a) => Some(a),
+            Compiled::Recording(_) => None,
+        }
+    }
+
     /// Prometheus' identity of a rule across reloads: its name and its own labels.
     pub fn identity(&self) -> (String, Vec<(String, String)>) {
         (
