@@ -147,7 +147,11 @@ pub fn send(
     let transport = builder.build();
     match transport.send(&message) {
         Ok(_) => Ok(()),
-        Err(e) if e.is_permanent() => Err(permanent(&format!("smtp {smarthost}"), e)),
+        // A 5xx answer, or a problem on our side (e.g. STARTTLS required but not offered):
+        // trying again will not help.
+        Err(e) if e.is_permanent() || e.is_client() => {
+            Err(permanent(&format!("smtp {smarthost}"), e))
+        }
         Err(e) => Err(DeliverError::Retryable(format!("smtp {smarthost}: {e}"))),
     }
 }

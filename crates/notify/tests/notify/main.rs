@@ -1,1 +1,15 @@
-//! Integration tests of tally-notify.
+//! Integration tests of tally-notify: the dispatcher's timelines on a clock driven by
+//! hand, and deliveries to real peers (HTTP servers, Debian's Alertmanager, an SMTP
+//! sink).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod support;
+
+mod api;
+mod config;
+mod dispatch;
+mod email;
+mod forward;
+mod slack;
+mod webhook;

@@ -1,0 +1,153 @@
+//! Configuration files: Alertmanager's field names accepted, mistakes refused with the
+//! field (and line, for YAML mistakes) named.
+
+use tally_notify::config::ConfigError;
+use tally_notify::Config;
+
+fn error(yaml: &str) -> String {
+    match Config::parse(yaml) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_full_alertmanager_file_is_accepted() {
+    let config = Config::parse(
+        r#"
+global:
+  resolve_timeout: 2m
+  smtp_from: alerts@example.org
+  smtp_smarthost: mail.example.org:587
+  smtp_auth_username: alerts
+  smtp_auth_password: secret
+  smtp_require_tls: true
+  slack_api_url: https://hooks.slack.example/services/T/B/X
+  http_config:
+    authorization: { credentials: token }
+route:
+  receiver: default
+  group_by: ['alertname', 'cluster']
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+  routes:
+    - matchers: ['severity="critical"', 'team=~"db|storage"']
+      receiver: pager
+      continue: true
+    - match: { team: frontend }
+      match_re: { service: "web.*" }
+      receiver: frontend
+      group_by: ['...']
+receivers:
+  - name: default
+    webhook_configs:
+      - url: http://127.0.0.1:5001/
+        send_resolved: false
+        max_alerts: 10
+  - name: pager
+    email_configs:
+      - to: oncall@example.org
+        headers: { Subject: 'Page: {{ .CommonLabels.alertname }}' }
+  - name: frontend
+    slack_configs:
+      - channel: '#frontend'
+        title: '{{ .Status }}'
+        color: '{{ if eq .Status "firing" }}warning{{ else }}good{{ end }}'
+inhibit_rules:
+  - source_match: { severity: critical }
+    target_match_re: { severity: warning|info }
+    equal: [cluster]
+  - source_matchers: [alertname="ClusterDown"]
+    target_matchers: [alertname!="ClusterDown"]
+templates: []
+alertmanagers: ["http://127.0.0.1:9093"]
+"#,
+    )
+    .expect("valid config");
+    assert_eq!(config.raw.global.resolve_timeout.to_string(), "2m");
+    assert_eq!(config.raw.receivers.len(), 3);
+    assert_eq!(config.raw.alertmanagers.len(), 1);
+}
+
+#[test]
+fn unknown_fields_are_named_with_their_line() {
+    let e = error("route:\n  receiver: a\n  group_wiat: 30s\nreceivers: [{name: a}]\n");
+    assert!(e.contains("group_wiat") && e.contains("line 3"), "{e}");
+    let e = error("receivers:\n  - name: a\n    webhook_configs:\n      - url: http://x/\n        sendresolved: true\n");
+    assert!(e.contains("sendresolved") && e.contains("line 5"), "{e}");
+    let e = error("global:\n  resolve_timeout: soon\n");
+    assert!(
+        e.contains("invalid duration") && e.contains("line 2"),
+        "{e}"
+    );
+    let e = error("route: [not, a, map]\n");
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn references_and_values_are_checked() {
+    let cases = [
+        ("route: { group_by: [a] }\nreceivers: [{name: a}]\n", "route.receiver"),
+        ("route: { receiver: nobody }\nreceivers: [{name: a}]\n", "\"nobody\" is not defined"),
+        (
+            "route: { receiver: a, routes: [{ receiver: b }] }\nreceivers: [{name: a}]\n",
+            "route.routes[0].receiver",
+        ),
+        (
+            "route: { receiver: a, routes: [{ matchers: ['job=~\"(\"'] }] }\nreceivers: [{name: a}]\n",
+            "route.routes[0].matchers",
+        ),
+        ("route: { receiver: a, group_by: ['...', job] }\nreceivers: [{name: a}]\n", "route.group_by"),
+        ("route: { receiver: a, group_interval: 0s }\nreceivers: [{name: a}]\n", "route.group_interval"),
+        ("route: { receiver: a, matchers: ['a=\"b\"'] }\nreceivers: [{name: a}]\n", "root route must not have matchers"),
+        ("receivers: [{name: a}, {name: a}]\n", "defined twice"),
+        ("receivers: [{name: a, webhook_configs: [{url: 'ftp://x'}]}]\n", "receivers[0].webhook_configs[0].url"),
+        ("receivers: [{name: a, slack_configs: [{channel: x}]}]\n", "receivers[0].slack_configs[0].api_url"),
+        ("receivers: [{name: a, email_configs: [{to: x@y}]}]\n", "receivers[0].email_configs[0].smarthost"),
+        (
+            "global: { smtp_smarthost: 'mail:25' }\nreceivers: [{name: a, email_configs: [{to: x@y}]}]\n",
+            "receivers[0].email_configs[0].from",
+        ),
+        ("inhibit_rules: [{ source_matchers: ['x'] }]\n", "inhibit_rules[0].source.matchers"),
+        ("alertmanagers: ['am:9093']\n", "alertmanagers[0]"),
+    ];
+    for (yaml, needle) in cases {
+        let e = error(yaml);
+        assert!(
+            e.contains(needle),
+            "{yaml}\n=> {e}\nshould contain {needle}"
+        );
+    }
+}
+
+#[test]
+fn template_files_are_loaded_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("templates")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("templates/custom.tmpl"),
+        "{{ define \"my.title\" }}ALERT {{ .GroupLabels.alertname }}{{ end }}\n",
+    )
+    .expect("write template");
+    let path = dir.path().join("notify.yml");
+    std::fs::write(&path, "templates: ['templates/*.tmpl']\n").expect("write config");
+    let config = Config::load(&path).expect("valid config");
+    config
+        .templates()
+        .check("title", r#"{{ template "my.title" . }}"#)
+        .expect("defined");
+
+    std::fs::write(
+        dir.path().join("templates/broken.tmpl"),
+        "{{ define \"x\" }}{{ .A ",
+    )
+    .expect("write");
+    let e = Config::load(&path).expect_err("broken template");
+    assert!(
+        matches!(e, ConfigError::Invalid { ref field, .. } if field == "templates"),
+        "{e}"
+    );
+    let e = Config::load(&dir.path().join("missing.yml")).expect_err("missing file");
+    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+}
