@@ -161,9 +161,14 @@ fn fields<'n>(
     out
 }
 
-/// The items of a sequence; null reads as none.
-fn items<'n>(node: &'n Node, what: &str, errors: &mut Vec<FileError>) -> &'n [Node] {
-    match &node.kind {
+/// The items of a sequence, null items left out (yaml.v3 decodes them to nothing
+/// that promtool counts or checks); null reads as no items.
+fn items<'n>(
+    node: &'n Node,
+    what: &str,
+    errors: &mut Vec<FileError>,
+) -> impl Iterator<Item = &'n Node> {
+    let items: &[Node] = match &node.kind {
         NodeKind::Seq(items) => items,
         _ if node.is_null() => &[],
         _ => {
@@ -173,7 +178,8 @@ fn items<'n>(node: &'n Node, what: &str, errors: &mut Vec<FileError>) -> &'n [No
             });
             &[]
         }
-    }
+    };
+    items.iter().filter(|item| !item.is_null())
 }
 
 /// A scalar as a string (null: empty).
@@ -215,23 +221,30 @@ fn duration(node: &Node, errors: &mut Vec<FileError>) -> Option<i64> {
     }
 }
 
-/// A YAML integer (null: 0).
+/// A YAML integer (null: 0); a quoted scalar is a string, not an integer.
 fn integer(node: &Node, what: &str, errors: &mut Vec<FileError>) -> i64 {
     if node.is_null() {
         return 0;
     }
-    let Some(text) = scalar(node, what, errors) else {
-        return 0;
+    let parsed = match &node.kind {
+        NodeKind::Scalar { text, plain: true } => parse_integer(text),
+        _ => None,
     };
-    match parse_integer(&text.text) {
-        Some(n) => n,
-        None => {
-            errors.push(FileError {
-                line: node.line,
-                message: format!("{what} must be an integer, found {:?}", text.text),
-            });
-            0
-        }
+    parsed.unwrap_or_else(|| {
+        errors.push(FileError {
+            line: node.line,
+            message: format!("{what} must be an integer, found {}", describe_value(node)),
+        });
+        0
+    })
+}
+
+/// A node for messages: a scalar's text quoted, or its kind.
+fn describe_value(node: &Node) -> String {
+    match &node.kind {
+        NodeKind::Scalar { text, plain: true } => format!("{text:?}"),
+        NodeKind::Scalar { text, .. } => format!("the string {text:?}"),
+        _ => node.describe().to_owned(),
     }
 }
 
@@ -343,6 +356,16 @@ mod tests {
         for text in ["ten", "1.5", "", "0xg", "1e99"] {
             assert_eq!(parse_integer(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn null_items_are_skipped_and_quoted_integers_refused() {
+        let (groups, errors) = decode("groups:\n- null\n- name: g\n  limit: '5'\n  rules: [~]\n");
+        assert_eq!(groups.len(), 1);
+        assert!(groups[0].rules.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 4);
+        assert!(errors[0].message.contains("the string \"5\""), "{errors:?}");
     }
 
     #[test]

@@ -83,12 +83,10 @@ impl Checker<'_> {
                 self.expr(arg)?;
             }
         }
+        // Go's parser checks neither side of `$x = ...` (an undeclared `$x` fails when
+        // the template runs), so only declarations are recorded.
         if !pipe.is_assign {
             self.vars.extend(pipe.decl.iter().cloned());
-        } else {
-            for var in &pipe.decl {
-                self.variable(var, pipe.pos.line)?;
-            }
         }
         Ok(())
     }
