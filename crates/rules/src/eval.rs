@@ -13,6 +13,8 @@
 //! - `recording.rs`, `alert.rs` ([`Alert`], [`AlertState`]): the two kinds of rule.
 //! - `restore.rs`: `for` progress restored from `ALERTS_FOR_STATE` after a start.
 //! - [`AlertSender`], [`OutgoingAlert`] (`send.rs`): what leaves for the notifier.
+//! - [`load_rule_files`], [`LoadError`] (`load.rs`): rule-file globs read all or nothing,
+//!   and [`Manager::reload`] over it.
 //! - [`Clock`], [`SystemClock`], [`ManualClock`] (`clock.rs`): injected time.
 //! - [`RuleHealth`], [`RuleStatus`] (`rule.rs`): per-rule health and last evaluation.
 //! - [`api`]: `/api/v1/rules` and `/api/v1/alerts` bodies.
@@ -56,6 +58,7 @@ mod alert;
 pub mod api;
 mod clock;
 mod group;
+mod load;
 mod manager;
 mod recording;
 mod restore;
@@ -65,6 +68,7 @@ mod send;
 pub use alert::{Alert, AlertState, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC, RESOLVED_RETENTION_MS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use group::GroupCounters;
+pub use load::{load_rule_files, LoadError};
 pub use manager::{GroupStats, Manager, ManagerConfig};
 pub use rule::{RuleHealth, RuleStatus};
 pub use send::{generator_url, AlertSender, DiscardSender, OutgoingAlert, RecordingSender};

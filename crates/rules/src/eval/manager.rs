@@ -18,6 +18,7 @@ use tally_storage::Storage;
 
 use super::clock::Clock;
 use super::group::{self, Group, GroupCounters};
+use super::load::{load_rule_files, LoadError};
 use super::restore::restore_for_state;
 use super::rule::EvalEnv;
 use super::send::{outgoing, AlertSender};
@@ -233,6 +234,16 @@ impl Manager {
         inner.loaded_once = true;
         drop(inner);
         self.wake.notify_all();
+    }
+
+    /// Loads the rule files matching `patterns` and swaps them in with
+    /// [`update`](Self::update). If any file cannot be read or is invalid, the running
+    /// rules stay as they were and every error is returned (the server logs them and
+    /// reports the reload as failed).
+    pub fn reload(&self, patterns: &[String]) -> Result<(), Vec<LoadError>> {
+        let files = load_rule_files(patterns)?;
+        self.update(files);
+        Ok(())
     }
 
     /// The earliest time something is due: a group evaluation or stale markers of a

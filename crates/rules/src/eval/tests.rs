@@ -764,3 +764,32 @@ fn rules_and_alerts_api_bodies() {
          \"activeAt\":\"1970-01-01T00:00:00Z\",\"value\":\"0e+00\"}]}"
     );
 }
+
+#[test]
+fn reload_with_a_broken_file_keeps_the_running_rules() {
+    let dir = std::env::temp_dir().join(format!("tally-rules-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: vector(1)\n";
+    std::fs::write(dir.join("a.yml"), good).unwrap();
+    let pattern = vec![format!("{}/*.yml", dir.display())];
+    let f = Fixture::new();
+    let m = f.manager(false);
+    m.reload(&pattern).unwrap();
+    assert_eq!(m.stats().len(), 1);
+
+    std::fs::write(
+        dir.join("b.yml"),
+        "groups:\n  - name: h\n    rules:\n      - record: 1bad\n        expr: sum(\n",
+    )
+    .unwrap();
+    let errors = m.reload(&pattern).unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        matches!(&errors[0], LoadError::Invalid { path, .. } if path.ends_with("b.yml")),
+        "{errors:?}"
+    );
+    assert!(errors[0].to_string().contains("b.yml:"), "{}", errors[0]);
+    let stats = m.stats();
+    assert_eq!((stats.len(), stats[0].name.as_str()), (1, "g"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
