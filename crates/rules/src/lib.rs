@@ -2,10 +2,17 @@
 //!
 //! (Map of the crate: filled in as the modules land.)
 //!
-//! - `file`: the rule-file YAML model, parsed with positions, and its validation.
-//! - `template`: Go-template expansion of labels and annotations (`{{ $labels.x }}`,
-//!   `{{ $value }}`, `humanize`, ...).
-//! - `check`: `promtool check rules` semantics over files.
+//! - [`file`](mod@file): the rule-file model ([`file::RuleFile`] → [`file::RuleGroup`] →
+//!   [`file::Rule`], each with its line), read by [`file::parse`] / [`file::load`]:
+//!   the first YAML document as a tree with lines (`saphyr-parser`), decoded strictly
+//!   and validated as Prometheus' `rulefmt` does, every problem a
+//!   [`file::FileError`] with its line.
+//! - [`template`]: Go-template expansion of alert labels and annotations over
+//!   `gotmpl` ([`template::expand`], [`template::check`]): `$labels`, `$value`,
+//!   `humanize` and the rest of Prometheus' functions, `query` through the caller's
+//!   engine, values printed as Go prints them.
+//! - [`check`]: `promtool check rules` over a file ([`check::check_path`]): errors
+//!   from parsing, duplicate rules as warnings, in a [`check::Report`].
 //! - [`eval`]: running rules: [`eval::Manager`] evaluates each group on its interval
 //!   (schedule driven by an injected [`eval::Clock`]: `next_due` + `tick`, `run` a thin
 //!   loop), recording rules into storage with staleness markers, alerts through

@@ -78,6 +78,11 @@ pub struct TemplateError {
 const PRELUDE: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}\
 {{$externalURL := .ExternalURL}}{{$value := .Value}}";
 
+/// The most `{{range}}` iterations one expansion may run: an alert template that
+/// loops more is an error rather than a stalled rule evaluation. (Prometheus has no
+/// limit; a million is far beyond any useful annotation.)
+pub const MAX_RANGE_ITERATIONS: u64 = 1_000_000;
+
 /// Expands `text` with `data`. Never panics; a failing function (`first` of an
 /// empty result, a bad regular expression, a failed query) is an error.
 pub fn expand(name: &str, text: &str, data: &TemplateData<'_>) -> Result<String, TemplateError> {
@@ -173,7 +178,8 @@ fn runnable(
     });
     let mut runnable = Template::new(name)
         .funcs(functions)
-        .missing_key(MissingKey::ZeroValue);
+        .missing_key(MissingKey::ZeroValue)
+        .max_range_iters(MAX_RANGE_ITERATIONS);
     for template in parsed.templates() {
         if let Some(list) = parsed.lookup(template) {
             let mut list = list.clone();

@@ -278,3 +278,13 @@ fn expansion_reports_parse_errors_too() {
     assert!(fails("{{ nope }}").contains("function \"nope\" not defined"));
     assert!(fails("{{").contains("unclosed action"));
 }
+
+#[test]
+fn hostile_templates_end_with_an_error() {
+    let budget = fails("{{ range 2000000 }}x{{ end }}");
+    assert!(budget.contains("range"), "{budget}");
+    let recursion = fails("{{ define \"a\" }}{{ template \"a\" }}{{ end }}{{ template \"a\" }}");
+    assert!(recursion.contains("recursion"), "{recursion}");
+    assert!(fails("{{ template \"nope\" }}").contains("nope"));
+    assert_eq!(run("{{ range 3 }}x{{ end }}"), "xxx");
+}
