@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -95,14 +95,16 @@ struct Inner {
     jobs: Mutex<Option<Sender<Notification>>>,
     forwarder: RwLock<Forwarder>,
     store: Option<StateStore>,
-    stop: Stop,
+    stop: Arc<Stop>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     options: NotifierOptions,
 }
 
 /// The notifier. Cloning is cheap (one `Arc`); every clone drives the same state.
 /// Methods lock the dispatcher briefly; deliveries happen on worker threads and never
-/// hold that lock while talking to the network.
+/// hold that lock while talking to the network. Call [`shutdown`](Self::shutdown) to
+/// stop cleanly and save the state; dropping the last handle without it stops the
+/// threads too, but does not wait for them or save.
 #[derive(Clone)]
 pub struct Notifier {
     inner: Arc<Inner>,
@@ -146,19 +148,19 @@ impl Notifier {
             jobs: Mutex::new(Some(tx)),
             forwarder: RwLock::new(forwarder),
             store,
-            stop: Stop {
+            stop: Arc::new(Stop {
                 flag: AtomicBool::new(false),
                 lock: Mutex::new(()),
                 cv: Condvar::new(),
-            },
+            }),
             threads: Mutex::new(Vec::new()),
             options,
         });
         let notifier = Self { inner };
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..notifier.inner.options.workers.max(1) {
-            let (n, rx) = (notifier.clone(), rx.clone());
-            notifier.spawn("tally-notify-deliver", move || n.work(&rx))?;
+            let (weak, rx) = (Arc::downgrade(&notifier.inner), rx.clone());
+            notifier.spawn("tally-notify-deliver", move || work(&weak, &rx))?;
         }
         Ok(notifier)
     }
@@ -170,14 +172,6 @@ impl Notifier {
             .map_err(NotifierError::Thread)?;
         self.inner.threads.lock().push(handle);
         Ok(())
-    }
-
-    fn work(&self, rx: &Mutex<Receiver<Notification>>) {
-        loop {
-            let job = rx.lock().recv();
-            let Ok(n) = job else { return };
-            let _ = self.deliver(&n);
-        }
     }
 
     /// Delivers one notification with retries, undoing its log entry on failure.
@@ -264,10 +258,11 @@ impl Notifier {
     /// Starts a thread that calls [`tick`](Self::tick) every `period` (1 s is a good
     /// value: timers are then late by at most that), until [`shutdown`](Self::shutdown).
     pub fn start(&self, period: Duration) -> Result<(), NotifierError> {
-        let n = self.clone();
+        let (weak, stop) = (Arc::downgrade(&self.inner), self.inner.stop.clone());
         self.spawn("tally-notify-timer", move || {
-            while !n.inner.stop.wait(period) {
-                if let Err(e) = n.tick() {
+            while !stop.wait(period) {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = (Notifier { inner }).tick() {
                     tracing::error!(error = %e, "notifier tick failed");
                 }
             }
@@ -420,6 +415,27 @@ impl Notifier {
                 url.replace('\\', "\\\\").replace('"', "\\\"")
             );
         }
+    }
+}
+
+/// A delivery worker: takes notifications until the channel closes (shutdown, or the
+/// last [`Notifier`] dropped). Holds the notifier weakly, so threads never keep it alive.
+fn work(weak: &Weak<Inner>, rx: &Mutex<Receiver<Notification>>) {
+    loop {
+        let job = rx.lock().recv();
+        let Ok(n) = job else { return };
+        let Some(inner) = weak.upgrade() else { return };
+        let _ = (Notifier { inner }).deliver(&n);
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone without [`Notifier::shutdown`]: tell the threads to stop
+    /// (they hold the notifier only weakly, and the job channel closes with it).
+    fn drop(&mut self) {
+        self.stop.flag.store(true, Ordering::SeqCst);
+        let _guard = self.stop.lock.lock();
+        self.stop.cv.notify_all();
     }
 }
 

@@ -319,3 +319,23 @@ fn a_restart_neither_renotifies_nor_forgets_silences() {
     assert_eq!(j["groupLabels"]["alertname"], "Down");
     second.shutdown().expect("shutdown");
 }
+
+#[test]
+fn the_timer_thread_and_workers_deliver_off_the_callers_thread() {
+    let sink = Sink::start();
+    let clock = ManualClock::new(t0());
+    let n = notifier(config(&sink.url("/hook")), &clock, None);
+    n.start(Duration::from_millis(5)).expect("timer thread");
+    n.put(vec![alert("Down", "api", 0, 0)]);
+    clock.set(at(30));
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got[0].json()["groupLabels"]["alertname"], "Down");
+    // A group due at once, flushed by whichever of tick() here or the timer thread runs
+    // first; the notification log makes sure it is sent once.
+    n.put(vec![alert("Other", "x", -600, 30)]);
+    n.tick().expect("tick");
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got[0].json()["groupLabels"]["alertname"], "Other");
+    n.shutdown().expect("shutdown");
+    assert!(sink.take().is_empty(), "exactly one payload per group");
+}

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::routing::post;
 use axum::Router;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 /// One request received.
 #[derive(Debug, Clone)]
@@ -32,6 +32,7 @@ impl Received {
 #[derive(Default)]
 struct Shared {
     received: Mutex<Vec<Received>>,
+    arrived: Condvar,
     fail_first: AtomicUsize,
 }
 
@@ -84,6 +85,26 @@ impl Sink {
     pub fn take(&self) -> Vec<Received> {
         std::mem::take(&mut *self.shared.received.lock())
     }
+
+    /// Waits until `n` requests have been accepted (woken by each arrival, not polling),
+    /// then takes them; panics after `limit`, which bounds the wait for another thread.
+    pub fn wait_for(&self, n: usize, limit: std::time::Duration) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut received = self.shared.received.lock();
+        while received.len() < n {
+            let timed_out = self
+                .shared
+                .arrived
+                .wait_until(&mut received, deadline)
+                .timed_out();
+            assert!(
+                !timed_out || received.len() >= n,
+                "{} of {n} requests within {limit:?}",
+                received.len()
+            );
+        }
+        std::mem::take(&mut *received)
+    }
 }
 
 async fn record(
@@ -107,5 +128,6 @@ async fn record(
             .map(str::to_owned),
         body,
     });
+    shared.arrived.notify_all();
     StatusCode::OK
 }
