@@ -255,6 +255,11 @@ fn check_reports_what_go_parsing_reports() {
         "1: function \"humanise\" not defined"
     );
     assert_eq!(message("{{ $foo }}"), "1: undefined variable \"$foo\"");
+    assert_eq!(
+        message("{{ . | 1 }}"),
+        "1: non executable command in pipeline stage 2"
+    );
+    assert!(check("t", "{{ $value | humanize | printf \"%s\" }}").is_ok());
     assert_eq!(message("a\n{{ end }}"), "2: unexpected {{end}}");
     assert!(message("{{ if true }}x").contains("unexpected EOF"));
     // Variables are scoped to their control structure.

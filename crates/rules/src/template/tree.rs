@@ -2,7 +2,8 @@
 //! `text/template` does at parse time and `gotmpl` does not:
 //! - every function called must exist and every variable used must be declared in
 //!   scope (Go refuses `{{ humanise $value }}` and `{{ $foo }}` when parsing, which is
-//!   what `promtool check rules` reports);
+//!   what `promtool check rules` reports), and no pipeline stage after the first may
+//!   be a constant (`{{ . | 1 }}`);
 //! - printing actions are rewritten to go through [`PRINT_FUNC`], so values are
 //!   printed as Go prints them (`1e+06`, `+Inf`), not as Rust does;
 //! - whether a function (`query`) is called anywhere.
@@ -12,7 +13,8 @@ use gotmpl::parse::{BranchNode, CommandNode, Expr, ListNode, Node, PipeNode, Smo
 /// The function every printing action is piped into (see [`wrap_prints`]).
 pub(crate) const PRINT_FUNC: &str = "__tally_print";
 
-/// A name that is not defined, with the template line it is used on.
+/// A name that is not defined (or a pipeline stage that cannot run), with the
+/// template line it is on.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Undefined {
     /// 1-based line in the template text.
@@ -78,6 +80,22 @@ impl Checker<'_> {
     }
 
     fn pipe(&mut self, pipe: &PipeNode) -> Result<(), Undefined> {
+        // Go: only the first command of a pipeline may start with a constant or dot.
+        for (stage, command) in pipe.commands.iter().enumerate().skip(1) {
+            if let Some(
+                Expr::Bool(pos, _)
+                | Expr::Dot(pos)
+                | Expr::Nil(pos)
+                | Expr::Number(pos, _)
+                | Expr::String(pos, _),
+            ) = command.args.first()
+            {
+                return Err(Undefined {
+                    line: pos.line,
+                    message: format!("non executable command in pipeline stage {}", stage + 1),
+                });
+            }
+        }
         for command in &pipe.commands {
             for arg in &command.args {
                 self.expr(arg)?;
