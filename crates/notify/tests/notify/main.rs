@@ -6,6 +6,7 @@
 
 mod support;
 
+mod amtool;
 mod api;
 mod config;
 mod dispatch;
