@@ -182,7 +182,12 @@ pub fn run_text(text: &str, base: &Path, warnings: &mut Vec<String>) -> Vec<Test
         if matched.is_empty() {
             warnings.push(full);
         }
-        paths.extend(matched);
+        // A file named twice is loaded once (promtool keys groups by file and name).
+        for m in matched {
+            if !paths.contains(&m) {
+                paths.push(m);
+            }
+        }
     }
     let eval_ms = file.evaluation_interval.map_or(60_000, |d| d.0);
     if let Some(name) = run::repeated(&file.group_eval_order) {

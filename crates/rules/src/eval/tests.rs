@@ -793,3 +793,29 @@ fn reload_with_a_broken_file_keeps_the_running_rules() {
     assert_eq!((stats.len(), stats[0].name.as_str()), (1, "g"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_loop_ticks_and_stops_without_waiting() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Manager>();
+    let f = Fixture::new();
+    let m = Arc::new(f.manager(false));
+    m.update(vec![file(
+        "r.yml",
+        vec![group("g", vec![recording("r", "vector(1)", &[])])],
+    )]);
+    let due = m.next_due().unwrap();
+    f.clock.set(due);
+    // Stopped before it starts: `run` does what is due once, then returns.
+    m.stop();
+    let runner = {
+        let m = m.clone();
+        std::thread::spawn(move || m.run())
+    };
+    runner.join().unwrap();
+    assert_eq!(m.stats()[0].counters.iterations, 1);
+    assert_eq!(
+        f.samples(&labels(&[("__name__", "r")])),
+        vec![Sample::new(due, 1.0)]
+    );
+}
