@@ -277,10 +277,16 @@ impl Config {
         } else {
             serde_yaml_ng::from_str(yaml).map_err(|e| {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+                // The message ends with the position, which the error shows first.
+                let mut message = e.to_string();
+                let suffix = format!(" at line {line} column {column}");
+                if message.ends_with(&suffix) {
+                    message.truncate(message.len() - suffix.len());
+                }
                 ConfigError::Yaml {
                     line,
                     column,
-                    message: e.to_string(),
+                    message,
                 }
             })?
         };
@@ -322,6 +328,7 @@ impl Config {
             .map(|(i, r)| InhibitRule::compile(r, i))
             .collect::<Result<Vec<_>, _>>()?;
         let templates = Templates::load(&raw.templates, base)?;
+        check_templates(&raw, &templates)?;
         Ok(Self {
             raw,
             route,
@@ -347,6 +354,43 @@ fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
     } else {
         Err(invalid(field, format!("{url:?} is not an http(s) URL")))
     }
+}
+
+/// Parses every templated field of every receiver, so a syntax error is a configuration
+/// error rather than a failed notification.
+fn check_templates(raw: &NotifyConfig, templates: &Templates) -> Result<(), ConfigError> {
+    for (i, r) in raw.receivers.iter().enumerate() {
+        for (j, s) in r.slack_configs.iter().enumerate() {
+            let fields = [
+                ("username", &s.username),
+                ("title", &s.title),
+                ("title_link", &s.title_link),
+                ("text", &s.text),
+                ("color", &s.color),
+            ];
+            for (name, value) in fields {
+                if let Some(source) = value {
+                    let field = format!("receivers[{i}].slack_configs[{j}].{name}");
+                    templates
+                        .check(&field, source)
+                        .map_err(|e| invalid(&field, e.message))?;
+                }
+            }
+        }
+        for (j, e) in r.email_configs.iter().enumerate() {
+            let mut fields: Vec<(String, &String)> = vec![("to".to_owned(), &e.to)];
+            fields.extend(e.html.iter().map(|v| ("html".to_owned(), v)));
+            fields.extend(e.text.iter().map(|v| ("text".to_owned(), v)));
+            fields.extend(e.headers.iter().map(|(k, v)| (format!("headers.{k}"), v)));
+            for (name, source) in fields {
+                let field = format!("receivers[{i}].email_configs[{j}].{name}");
+                templates
+                    .check(&field, source)
+                    .map_err(|e| invalid(&field, e.message))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_receiver(

@@ -111,6 +111,14 @@ fn references_and_values_are_checked() {
         ),
         ("inhibit_rules: [{ source_matchers: ['x'] }]\n", "inhibit_rules[0].source.matchers"),
         ("alertmanagers: ['am:9093']\n", "alertmanagers[0]"),
+        (
+            "global: { slack_api_url: 'http://x/' }\nreceivers: [{name: a, slack_configs: [{title: '{{ .Status '}]}]\n",
+            "receivers[0].slack_configs[0].title",
+        ),
+        (
+            "global: { smtp_smarthost: 'mail:25', smtp_from: a@b }\nreceivers: [{name: a, email_configs: [{to: x@y, headers: {Subject: '{{ if }}'}}]}]\n",
+            "receivers[0].email_configs[0].headers.Subject",
+        ),
     ];
     for (yaml, needle) in cases {
         let e = error(yaml);
