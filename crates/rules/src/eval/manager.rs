@@ -16,12 +16,13 @@ use tally_model::Labels;
 use tally_promql::Engine;
 use tally_storage::Storage;
 
+use super::alert::Alert;
 use super::clock::Clock;
 use super::group::{self, Group, GroupCounters};
 use super::load::{load_rule_files, LoadError};
 use super::restore::restore_for_state;
 use super::rule::EvalEnv;
-use super::send::{outgoing, AlertSender};
+use super::send::{outgoing, AlertSender, OutgoingAlert};
 use crate::file::RuleFile;
 
 const MINUTE_MS: i64 = 60_000;
@@ -278,26 +279,30 @@ impl Manager {
             group::write_stale(self.config.storage.as_ref(), p.series, p.stale_at_ms);
         }
         for g in due {
-            let mut g = lock(&g);
-            if g.next_eval_ms > now_ms {
-                continue;
-            }
-            let missed = (now_ms - g.next_eval_ms) / g.interval_ms;
-            g.counters.iterations_missed += missed as u64;
-            g.counters.iterations += missed as u64 + 1;
-            let ts = g.next_eval_ms + missed * g.interval_ms;
-            g.next_eval_ms = ts + g.interval_ms;
-            self.eval_locked(&mut g, ts);
-            if g.should_restore && g.evaluations_since_start >= 2 {
-                restore_for_state(
-                    &mut g,
-                    self.config.storage.as_ref(),
-                    self.config.clock.now_ms(),
-                    self.config.outage_tolerance_ms,
-                    self.config.for_grace_period_ms,
-                );
-                g.should_restore = false;
-            }
+            let batch = {
+                let mut g = lock(&g);
+                if g.next_eval_ms > now_ms {
+                    continue;
+                }
+                let missed = (now_ms - g.next_eval_ms) / g.interval_ms;
+                g.counters.iterations_missed += missed as u64;
+                g.counters.iterations += missed as u64 + 1;
+                let ts = g.next_eval_ms + missed * g.interval_ms;
+                g.next_eval_ms = ts + g.interval_ms;
+                let batch = self.eval_locked(&mut g, ts);
+                if g.should_restore && g.evaluations_since_start >= 2 {
+                    restore_for_state(
+                        &mut g,
+                        self.config.storage.as_ref(),
+                        self.config.clock.now_ms(),
+                        self.config.outage_tolerance_ms,
+                        self.config.for_grace_period_ms,
+                    );
+                    g.should_restore = false;
+                }
+                batch
+            };
+            self.send(batch);
         }
     }
 
@@ -307,8 +312,8 @@ impl Manager {
     pub fn eval_all_at(&self, ts: i64, order: &[String]) {
         let groups = self.ordered_groups(order);
         for g in groups {
-            let mut g = lock(&g);
-            self.eval_locked(&mut g, ts);
+            let batch = self.eval_locked(&mut lock(&g), ts);
+            self.send(batch);
         }
     }
 
@@ -326,8 +331,15 @@ impl Manager {
         groups.into_iter().map(|(_, g)| g).collect()
     }
 
-    /// Evaluates a locked group at `ts` and sends its alerts.
-    fn eval_locked(&self, g: &mut Group, ts: i64) {
+    /// Hands a batch to the sender, if it is not empty.
+    fn send(&self, batch: Vec<OutgoingAlert>) {
+        if !batch.is_empty() {
+            self.config.sender.send(batch);
+        }
+    }
+
+    /// Evaluates a locked group at `ts`; returns its alerts to send.
+    fn eval_locked(&self, g: &mut Group, ts: i64) -> Vec<OutgoingAlert> {
         let env = EvalEnv {
             storage: self.config.storage.as_ref(),
             engine: &self.config.engine,
@@ -336,21 +348,18 @@ impl Manager {
         };
         let now = self.config.clock.now_ms();
         let outcome = g.eval(&env, ts, now, self.config.resend_delay_ms);
-        if !outcome.to_send.is_empty() {
-            let batch = outcome
-                .to_send
-                .iter()
-                .map(|(expr, a)| {
-                    outgoing(
-                        a,
-                        expr,
-                        &self.config.external_labels,
-                        &self.config.external_url,
-                    )
-                })
-                .collect();
-            self.config.sender.send(batch);
-        }
+        outcome
+            .to_send
+            .iter()
+            .map(|(expr, a)| {
+                outgoing(
+                    a,
+                    expr,
+                    &self.config.external_labels,
+                    &self.config.external_url,
+                )
+            })
+            .collect()
     }
 
     /// Evaluates on the clock until [`stop`](Self::stop): a thin loop over
@@ -380,6 +389,19 @@ impl Manager {
     pub fn stop(&self) {
         lock(&self.inner).stopped = true;
         self.wake.notify_all();
+    }
+
+    /// Every pending and firing alert (its `alertname` label names its rule), in group
+    /// and rule order: for a dashboard; the API has [`api::alerts`](super::api::alerts).
+    pub fn active_alerts(&self) -> Vec<Alert> {
+        self.with_groups(|groups| {
+            groups
+                .iter()
+                .flat_map(|g| g.rules.iter())
+                .filter_map(|r| r.alerting())
+                .flat_map(|a| a.active_alerts().cloned())
+                .collect()
+        })
     }
 
     /// Each group's numbers, in evaluation (file) order.
