@@ -54,3 +54,30 @@ impl Clock for ManualClock {
         *self.now.lock()
     }
 }
+
+/// `t + d`, saturating at the ends of chrono's range instead of panicking: times come
+/// from input (an alert's `startsAt`, a silence's `endsAt`) and durations from
+/// configuration, so their sum must never overflow into a panic.
+pub(crate) fn later(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d)
+        .unwrap_or(if d < chrono::Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_saturates() {
+        let max = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(later(max, chrono::Duration::hours(1)), max);
+        assert_eq!(
+            later(DateTime::<Utc>::MIN_UTC, -chrono::Duration::hours(1)),
+            DateTime::<Utc>::MIN_UTC
+        );
+    }
+}

@@ -127,7 +127,7 @@ impl Dispatcher {
             let fp = fingerprint(&alert.labels);
             let is_timeout = alert.ends_at.is_none();
             if is_timeout {
-                alert.ends_at = Some(now + timeout);
+                alert.ends_at = Some(crate::clock::later(now, timeout));
             }
             if let Some(old) = self.alerts.get(&fp) {
                 // The same incident when the old one had not ended before the new start:

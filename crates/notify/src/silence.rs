@@ -199,7 +199,7 @@ impl Silences {
     pub fn gc(&mut self, now: DateTime<Utc>) -> usize {
         let before = self.by_id.len();
         self.by_id
-            .retain(|_, s| s.ends_at + SILENCE_RETENTION > now);
+            .retain(|_, s| crate::clock::later(s.ends_at, SILENCE_RETENTION) > now);
         before - self.by_id.len()
     }
 

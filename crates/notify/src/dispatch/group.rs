@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use tally_model::Labels;
 
+use crate::clock::later;
 use crate::route::Route;
 
 /// An aggregation group and its timer.
@@ -42,7 +43,7 @@ impl Group {
             group_interval: route.group_interval,
             repeat_interval: route.repeat_interval,
             alerts: BTreeSet::new(),
-            next_flush: now + route.group_wait,
+            next_flush: later(now, route.group_wait),
             flushed: false,
         }
     }
@@ -58,7 +59,7 @@ impl Group {
         now: DateTime<Utc>,
     ) {
         self.alerts.insert(fp);
-        if !self.flushed && starts_at + group_wait < now && self.next_flush > now {
+        if !self.flushed && later(starts_at, group_wait) < now && self.next_flush > now {
             self.next_flush = now;
         }
     }
@@ -66,9 +67,9 @@ impl Group {
     /// Moves the timer past a flush at `now`.
     pub fn schedule_next(&mut self, now: DateTime<Utc>) {
         self.flushed = true;
-        self.next_flush += self.group_interval;
+        self.next_flush = later(self.next_flush, self.group_interval);
         if self.next_flush <= now {
-            self.next_flush = now + self.group_interval;
+            self.next_flush = later(now, self.group_interval);
         }
     }
 }

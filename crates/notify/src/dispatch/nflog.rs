@@ -47,7 +47,7 @@ impl NflogEntry {
         if send_resolved && !resolved.is_subset(&entry.resolved) {
             return true;
         }
-        entry.timestamp + repeat <= now
+        crate::clock::later(entry.timestamp, repeat) <= now
     }
 }
 
@@ -87,7 +87,7 @@ impl Nflog {
     /// Forgets entries older than [`NFLOG_RETENTION`].
     pub fn gc(&mut self, now: DateTime<Utc>) {
         self.entries
-            .retain(|_, e| e.timestamp + NFLOG_RETENTION > now);
+            .retain(|_, e| crate::clock::later(e.timestamp, NFLOG_RETENTION) > now);
     }
 
     /// The number of entries.

@@ -12,5 +12,6 @@ mod config;
 mod dispatch;
 mod email;
 mod forward;
+mod fuzz;
 mod slack;
 mod webhook;
