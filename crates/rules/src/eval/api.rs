@@ -478,4 +478,18 @@ mod tests {
             Some("0.5")
         );
     }
+    /// What Prometheus 2.42's `/api/v1/rules` showed as `query` for these expressions.
+    #[test]
+    fn queries_print_as_prometheus_prints_them() {
+        for (written, shown) in [
+            ("sum(rate(x[5m])) by (job)", "sum by (job) (rate(x[5m]))"),
+            ("histogram_quantile(0.9, sum without(instance)(rate(h_bucket{a=~\"b.*\",c!=\"d\"}[5m] offset 1m)))", "histogram_quantile(0.9, sum without (instance) (rate(h_bucket{a=~\"b.*\",c!=\"d\"}[5m] offset 1m)))"),
+            ("x > bool 1 and on(a) y or ignoring (b) z * on(q) group_left(c) w", "x > bool 1 and on (a) y or ignoring (b) z * on (q) group_left (c) w"),
+            ("-{__name__=\"x\"} ^ 2 % 3 / 4 - v @ 100", "-{__name__=\"x\"} ^ 2 % 3 / 4 - v @ 100.000"),
+            ("max_over_time(deriv(x[5m:1m])[10m:]) or label_replace(y, \"dst\", \"$1\", \"src\", \"(.*)\")", "max_over_time(deriv(x[5m:1m])[10m:]) or label_replace(y, \"dst\", \"$1\", \"src\", \"(.*)\")"),
+            ("topk(3, x) == 1e3 or vector(0.5) + count_values(\"v\", x) or absent(nope{a=\"\\\"q\\\"\"})", "topk(3, x) == 1000 or vector(0.5) + count_values(\"v\", x) or absent(nope{a=\"\\\"q\\\"\"})"),
+        ] {
+            assert_eq!(canonical(written), shown, "{written}");
+        }
+    }
 }
