@@ -1,11 +1,14 @@
 //! The HTTP API, in Alertmanager's v2 shapes so `amtool` and Prometheus can talk to
 //! tally: `GET/POST /api/v2/silences`, `GET/DELETE /api/v2/silence/{id}`,
-//! `GET/POST /api/v2/alerts`. [`router`] returns an axum router the server merges.
+//! `GET/POST /api/v2/alerts`, `GET /api/v2/status` (secrets in the configuration shown as
+//! `<secret>`), `GET /api/v2/receivers`. [`router`] returns an axum router the server
+//! merges.
 //! Bad input is answered `400` with a message naming the field; handlers never panic on
 //! input. Silence changes save the state file before answering (a short blocking write).
 
 mod alerts;
 mod silences;
+mod status;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -19,6 +22,8 @@ pub fn router(notifier: Notifier) -> Router {
     Router::new()
         .route("/api/v2/alerts", get(alerts::list).post(alerts::post))
         .route("/api/v2/silences", get(silences::list).post(silences::post))
+        .route("/api/v2/status", get(status::status))
+        .route("/api/v2/receivers", get(status::receivers))
         .route(
             "/api/v2/silence/{id}",
             get(silences::get_one).delete(silences::delete),

@@ -246,6 +246,9 @@ pub struct NotifyConfig {
 pub struct Config {
     /// The configuration as written.
     pub raw: NotifyConfig,
+    /// The YAML text it was parsed from (empty when built in code), served by
+    /// `GET /api/v2/status` as Alertmanager serves its file.
+    pub source: String,
     /// The compiled routing tree, if there is one.
     pub(crate) route: Option<Route>,
     /// The compiled inhibition rules.
@@ -290,7 +293,9 @@ impl Config {
                 }
             })?
         };
-        Self::validate(raw, base)
+        let mut config = Self::validate(raw, base)?;
+        config.source = yaml.to_owned();
+        Ok(config)
     }
 
     /// The templates: tally's defaults plus the files named in `templates:`.
@@ -330,6 +335,7 @@ impl Config {
         let templates = Templates::load(&raw.templates, base)?;
         check_templates(&raw, &templates)?;
         Ok(Self {
+            source: String::new(),
             raw,
             route,
             inhibit_rules,

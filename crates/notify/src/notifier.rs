@@ -98,6 +98,7 @@ struct Inner {
     stop: Arc<Stop>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     options: NotifierOptions,
+    started_at: DateTime<Utc>,
 }
 
 /// The notifier. Cloning is cheap (one `Arc`); every clone drives the same state.
@@ -155,6 +156,7 @@ impl Notifier {
             }),
             threads: Mutex::new(Vec::new()),
             options,
+            started_at: now,
         });
         let notifier = Self { inner };
         let rx = Arc::new(Mutex::new(rx));
@@ -303,6 +305,16 @@ impl Notifier {
         let old = std::mem::replace(&mut *self.inner.forwarder.write(), forwarder);
         old.shutdown();
         self.inner.dispatcher.lock().set_config(config, now);
+    }
+
+    /// When this notifier was built.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.inner.started_at
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Config {
+        self.inner.dispatcher.lock().config().clone()
     }
 
     /// The alerts not resolved now, with their silences and inhibitions.

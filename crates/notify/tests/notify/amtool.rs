@@ -125,6 +125,8 @@ fn amtool_manages_silences_and_queries_alerts() {
     assert_eq!(all[0]["annotations"]["summary"], "api is down");
 
     amtool(&served.url, &["silence", "expire", id]);
+    let shown = amtool(&served.url, &["config", "show"]);
+    assert!(shown.contains("receiver: team"), "{shown}");
     assert!(n.alerts().iter().all(|a| a.silenced_by.is_empty()));
     n.shutdown().expect("shutdown");
 }
