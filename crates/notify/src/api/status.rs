@@ -44,6 +44,18 @@ pub(crate) fn redact(source: &str) -> String {
     }
 }
 
+/// `GET /api/v2/receivers`: the receivers' names.
+pub(crate) async fn receivers(State(n): State<Notifier>) -> Json<Value> {
+    let names: Vec<Value> = n
+        .config()
+        .raw
+        .receivers
+        .iter()
+        .map(|r| json!({ "name": r.name }))
+        .collect();
+    Json(Value::Array(names))
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;
@@ -62,16 +74,4 @@ mod tests {
         assert!(out.contains("password: <secret>}"), "{out}");
         assert!(out.contains("username: u"), "{out}");
     }
-}
-
-/// `GET /api/v2/receivers`: the receivers' names.
-pub(crate) async fn receivers(State(n): State<Notifier>) -> Json<Value> {
-    let names: Vec<Value> = n
-        .config()
-        .raw
-        .receivers
-        .iter()
-        .map(|r| json!({ "name": r.name }))
-        .collect();
-    Json(Value::Array(names))
 }
