@@ -189,7 +189,12 @@ pub fn run_text(text: &str, base: &Path, warnings: &mut Vec<String>) -> Vec<Test
             }
         }
     }
-    let eval_ms = file.evaluation_interval.map_or(60_000, |d| d.0);
+    // Unset or zero: 1m, as in promtool.
+    let eval_ms = file
+        .evaluation_interval
+        .map(|d| d.0)
+        .filter(|i| *i > 0)
+        .unwrap_or(60_000);
     if let Some(name) = run::repeated(&file.group_eval_order) {
         return vec![TestFailure::File(format!(
             "group name repeated in evaluation order: {name}"
@@ -207,7 +212,7 @@ pub fn run_text(text: &str, base: &Path, warnings: &mut Vec<String>) -> Vec<Test
         };
         let setup = run::GroupSetup {
             rule_files: &rule_files,
-            evaluation_interval_ms: eval_ms.max(1),
+            evaluation_interval_ms: eval_ms,
             group_eval_order: &file.group_eval_order,
         };
         failures.extend(run::run_group(tg, &setup));

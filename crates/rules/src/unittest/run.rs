@@ -28,7 +28,11 @@ pub(crate) struct GroupSetup<'a> {
 /// Runs `tg`; returns its failures (empty: passed).
 pub(crate) fn run_group(tg: &TestGroup, setup: &GroupSetup<'_>) -> Vec<TestFailure> {
     let eval_ms = setup.evaluation_interval_ms;
-    let interval_ms = tg.interval.map_or(eval_ms, |d| d.0);
+    let interval_ms = tg
+        .interval
+        .map(|d| d.0)
+        .filter(|i| *i > 0)
+        .unwrap_or(eval_ms);
     let mut failures = Vec::new();
 
     // Input series, loaded up to each evaluation time.
