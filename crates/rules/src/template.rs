@@ -11,6 +11,8 @@
 //! - `template/goformat.rs`: Go's text forms of floats, times and durations.
 //! - `template/tree.rs`: what Go checks at parse time and `gotmpl` does not
 //!   (undefined functions and variables), and printing values the way Go does.
+//! - `template/printf.rs`: `printf` writing infinities as Go does (`+Inf`).
+//! - `template/compare.rs`: Go's `lt`/`le`/`gt`/`ge`, false on NaN as in Go.
 //! - `template/balance.rs`: the nesting of `{{if}}`...`{{end}}`, which `gotmpl` does
 //!   not fully check either.
 //!
@@ -19,9 +21,11 @@
 //! it prints as `map[...]`, not as Go's `&{...}`.
 
 mod balance;
+mod compare;
 mod funcs;
 mod goformat;
 mod humanize;
+mod printf;
 mod text;
 mod tree;
 
@@ -40,7 +44,9 @@ pub type QueryFn<'a> = &'a dyn Fn(&str) -> Result<Vec<VectorSample>, String>;
 /// What a rule template sees: `$labels`, `$value`, `$externalLabels`, `$externalURL`.
 #[derive(Clone, Copy)]
 pub struct TemplateData<'a> {
-    /// `$labels` / `.Labels`: the alert's labels (without `__name__`).
+    /// `$labels` / `.Labels`: the result sample's labels as the expression produced
+    /// them (`__name__` included when the expression keeps it, as in Prometheus;
+    /// not the rule's own labels).
     pub labels: &'a Labels,
     /// `$value` / `.Value`: the sample value.
     pub value: f64,

@@ -1,5 +1,7 @@
 //! The functions a Prometheus template can call, registered with `gotmpl`: Go's
-//! built-ins (`printf`, `len`, `index`, ...: `gotmpl` has them) plus Prometheus' own.
+//! built-ins (`printf`, `len`, `index`, ...: `gotmpl` has them; `lt`, `le`, `gt`,
+//! `ge` are replaced, see `compare.rs`, and `printf` wrapped, see `printf.rs`) plus
+//! Prometheus' own.
 //!
 //! Query results are Go's `[]*sample` shape: a list of maps with `Labels` (a map of
 //! strings) and `Value` (a float), so `{{ range query "up" }}{{ .Labels.job }}` and
@@ -16,8 +18,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use gotmpl::{FuncMap, TemplateError as GoError, Value};
 use regex::Regex;
 
+use super::compare::{compare, Compare};
 use super::goformat::format_v;
 use super::humanize::{self, to_float};
+use super::printf;
 use super::text;
 use super::tree::PRINT_FUNC;
 
@@ -88,6 +92,11 @@ type Func = Box<dyn Fn(&[Value]) -> Result<Value, String> + Send + Sync>;
 pub(crate) fn functions(ctx: FuncContext) -> FuncMap {
     let mut map: BTreeMap<&'static str, Func> = BTreeMap::new();
     map.insert(PRINT_FUNC, Box::new(|a| Ok(go_print(one(a)?).into())));
+    map.insert("printf", Box::new(printf::printf));
+    map.insert("lt", Box::new(|a| compare(a, Compare::Lt)));
+    map.insert("le", Box::new(|a| compare(a, Compare::Le)));
+    map.insert("gt", Box::new(|a| compare(a, Compare::Gt)));
+    map.insert("ge", Box::new(|a| compare(a, Compare::Ge)));
     numbers(&mut map, ctx.time_ms);
     strings(&mut map);
     samples(&mut map);
