@@ -4,8 +4,10 @@
 //! drawn in `docs/format/notify-state.md`.
 //!
 //! After a restart the alerts are regrouped and the log says what each receiver was last
-//! told, so nobody is notified again before `repeat_interval`, silences keep muting, and
-//! an alert that resolved while tally was down is still reported resolved.
+//! told, so nobody is notified again before `repeat_interval`, and silences keep muting.
+//! Alerts firing when the state was saved stay firing for `resolve_timeout` after the
+//! restart (time for the rule engine to re-send them, so nothing flaps); one that
+//! resolved while tally was down is then reported resolved.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -250,12 +252,21 @@ impl StateStore {
         if file.version != STATE_VERSION {
             return Err(corrupt(0, 0, format!("unknown version {}", file.version)));
         }
+        // An alert that was firing when the state was saved stays firing for at least
+        // `resolve_timeout` after the restart, so the rule engine can re-send it before it
+        // is taken for resolved: a restart never makes an alert flap. One that really
+        // resolved meanwhile is then reported resolved, late but not lost.
+        let grace = crate::clock::later(now, d.config().raw.global.resolve_timeout.to_chrono());
         for a in file.alerts {
+            let ends_at = match a.ends_at {
+                Some(end) if end > file.saved_at => Some(end.max(grace)),
+                other => other,
+            };
             let alert = Alert {
                 labels: labels(&a.labels),
                 annotations: labels(&a.annotations),
                 starts_at: a.starts_at,
-                ends_at: a.ends_at,
+                ends_at,
                 generator_url: a.generator_url,
             };
             let stored = StoredAlert {
