@@ -176,7 +176,7 @@ impl Builder {
                         ..
                     }) => (
                         Node {
-                            kind: NodeKind::Map(entries),
+                            kind: NodeKind::Map(merge_keys(entries)),
                             line,
                         },
                         anchor,
@@ -236,6 +236,45 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// Applies YAML merge keys (`<<: *anchor` or `<<: [*a, *b]`), as yaml.v3 does: the
+/// merged mappings' entries are added unless the mapping sets the key itself (or an
+/// earlier merged mapping did).
+fn merge_keys(entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+    let is_merge =
+        |k: &Node| matches!(&k.kind, NodeKind::Scalar { text, plain: true } if text == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return entries;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge(k));
+    for (key, value) in merges {
+        let sources: Vec<Node> = match value.kind {
+            NodeKind::Map(_) => vec![value],
+            NodeKind::Seq(items) => items,
+            // Not a mapping: kept as an ordinary key, for the decoder to refuse.
+            _ => {
+                own.push((key, value));
+                continue;
+            }
+        };
+        for source in sources {
+            let NodeKind::Map(merged) = source.kind else {
+                continue;
+            };
+            for (k, v) in merged {
+                let taken = own.iter().any(|(o, _)| same_key(o, &k));
+                if !taken {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    own
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    matches!((&a.kind, &b.kind), (NodeKind::Scalar { text: x, .. }, NodeKind::Scalar { text: y, .. }) if x == y)
 }
 
 /// How many nodes `node` holds, itself included.
@@ -308,6 +347,31 @@ mod tests {
         assert_eq!(doc.errors.len(), 1);
         assert_eq!(doc.errors[0].line, 3);
         assert!(doc.errors[0].message.contains("line 1"));
+    }
+
+    #[test]
+    fn merge_keys_add_what_the_mapping_lacks() {
+        let node = root("a: &a {x: 1, y: 2}\nb: &b {z: 3}\nc:\n  <<: [*a, *b]\n  x: 9\n");
+        let NodeKind::Map(entries) = node.kind else {
+            panic!()
+        };
+        let NodeKind::Map(c) = &entries[2].1.kind else {
+            panic!()
+        };
+        let pairs: Vec<(String, String)> = c
+            .iter()
+            .map(|(k, v)| match (&k.kind, &v.kind) {
+                (NodeKind::Scalar { text: k, .. }, NodeKind::Scalar { text: v, .. }) => {
+                    (k.clone(), v.clone())
+                }
+                _ => panic!(),
+            })
+            .collect();
+        let expected = [("x", "9"), ("y", "2"), ("z", "3")];
+        assert_eq!(
+            pairs,
+            expected.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
+        );
     }
 
     #[test]

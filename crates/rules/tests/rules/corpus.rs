@@ -127,6 +127,21 @@ fn the_model_holds_what_the_file_says() {
     );
     assert_eq!(group.rules[1].labels["tier"], "1");
 
+    let anchors = file::load(&dir.join("valid-anchors.yml")).unwrap();
+    let rules = &anchors.groups[0].rules;
+    assert_eq!(rules.len(), 4);
+    assert_eq!((rules[2].name(), rules[2].expr.as_str()), ("C", "up == 0"));
+    assert_eq!(rules[2].labels, rules[0].labels);
+    assert_eq!(rules[3].labels["severity"], "ticket");
+    assert_eq!(rules[3].labels["team"], "db");
+    assert!(matches!(
+        rules[3].kind,
+        RuleKind::Alerting {
+            for_ms: 300_000,
+            ..
+        }
+    ));
+
     let limits = file::load(&dir.join("valid-interval-limit.yml")).unwrap();
     assert_eq!(limits.groups[0].interval_ms, Some(90_000));
     assert_eq!(limits.groups[0].limit, 10);
