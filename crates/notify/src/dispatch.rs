@@ -28,6 +28,22 @@ use crate::route::Route;
 use crate::silence::Silences;
 use group::Group;
 
+/// How many alerts a dispatcher holds at most by default.
+pub const DEFAULT_MAX_ALERTS: usize = 100_000;
+
+/// A batch of alerts was refused, whole, because holding its new alerts would pass the
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{new} new alerts refused: {held} held, limit {limit}")]
+pub struct TooManyAlerts {
+    /// Alerts held now.
+    pub held: usize,
+    /// Alerts of the batch not held yet.
+    pub new: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
 /// One notification due: what to tell one integration about one group.
 #[derive(Debug, Clone)]
 pub struct Notification {
@@ -79,6 +95,7 @@ pub struct Dispatcher {
     groups: BTreeMap<(usize, u64), Group>,
     pub(crate) nflog: Nflog,
     pub(crate) silences: Silences,
+    max_alerts: usize,
 }
 
 impl Dispatcher {
@@ -93,6 +110,7 @@ impl Dispatcher {
             groups: BTreeMap::new(),
             nflog: Nflog::default(),
             silences: Silences::default(),
+            max_alerts: DEFAULT_MAX_ALERTS,
         }
     }
 
@@ -116,6 +134,33 @@ impl Dispatcher {
         for fp in fps {
             self.route(fp, now);
         }
+    }
+
+    /// Sets the most alerts held (see [`check_room`](Self::check_room)).
+    pub fn set_max_alerts(&mut self, limit: usize) {
+        self.max_alerts = limit;
+    }
+
+    /// Whether the alerts held plus the new ones of `alerts` stay within the limit;
+    /// [`Notifier::put`](crate::Notifier::put) refuses a batch that does not, so nothing
+    /// is half-applied. Updates of alerts already held always fit.
+    pub fn check_room(&self, alerts: &[Alert]) -> Result<(), TooManyAlerts> {
+        let mut new: Vec<u64> = alerts
+            .iter()
+            .map(Alert::fingerprint)
+            .filter(|fp| !self.alerts.contains_key(fp))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
+        let held = self.alerts.len();
+        if held + new.len() > self.max_alerts {
+            return Err(TooManyAlerts {
+                held,
+                new: new.len(),
+                limit: self.max_alerts,
+            });
+        }
+        Ok(())
     }
 
     /// Takes alerts in, as a rule engine sends them: an alert already held is updated

@@ -44,7 +44,7 @@
 //! let clock = ManualClock::new(start);
 //! let options = NotifierOptions { clock: Arc::new(clock.clone()), ..NotifierOptions::default() };
 //! let notifier = Notifier::new(config, options)?;
-//! notifier.put(vec![Alert::firing(Labels::from_pairs([("alertname", "Down")])?, start)]);
+//! notifier.put(vec![Alert::firing(Labels::from_pairs([("alertname", "Down")])?, start)])?;
 //! assert_eq!(notifier.alerts().len(), 1);
 //! clock.advance(chrono::Duration::seconds(30));
 //! // The receiver has no integrations, so nothing is delivered, but the group flushed.

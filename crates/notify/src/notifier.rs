@@ -17,7 +17,7 @@ use crate::alert::Alert;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::deliver::{DeliverError, Deliverer, RetryPolicy};
-use crate::dispatch::{AlertView, Dispatcher, Notification};
+use crate::dispatch::{AlertView, Dispatcher, Notification, TooManyAlerts};
 use crate::forward::{ForwardOptions, Forwarder};
 use crate::integration::IntegrationId;
 use crate::silence::{Silence, SilenceError, SilenceInput};
@@ -42,10 +42,12 @@ pub struct NotifierOptions {
     pub workers: usize,
     /// Forwarding to external Alertmanagers.
     pub forward: ForwardOptions,
+    /// The most alerts held; a batch that would pass it is refused whole.
+    pub max_alerts: usize,
 }
 
 impl Default for NotifierOptions {
-    /// In memory, wall clock, default retries, 4 workers.
+    /// In memory, wall clock, default retries, 4 workers, 100,000 alerts.
     fn default() -> Self {
         Self {
             data_dir: None,
@@ -54,6 +56,7 @@ impl Default for NotifierOptions {
             retry: RetryPolicy::default(),
             workers: 4,
             forward: ForwardOptions::default(),
+            max_alerts: crate::dispatch::DEFAULT_MAX_ALERTS,
         }
     }
 }
@@ -125,6 +128,7 @@ impl Notifier {
         let now = options.clock.now();
         let stats = Stats::default();
         let mut dispatcher = Dispatcher::new(config.clone(), options.external_url.clone());
+        dispatcher.set_max_alerts(options.max_alerts);
         let store = match &options.data_dir {
             Some(dir) => {
                 let store = StateStore::open(dir)?;
@@ -193,12 +197,18 @@ impl Notifier {
     }
 
     /// Takes alerts in (from the rule engine, or `POST /api/v2/alerts`): they are
-    /// routed and grouped, and queued for every external Alertmanager.
-    pub fn put(&self, alerts: Vec<Alert>) {
+    /// routed and grouped, and queued for every external Alertmanager. A batch whose new
+    /// alerts would pass [`NotifierOptions::max_alerts`] is refused whole.
+    pub fn put(&self, alerts: Vec<Alert>) -> Result<(), TooManyAlerts> {
         let now = self.now();
-        self.inner.forwarder.read().enqueue(&alerts);
-        self.inner.dispatcher.lock().put(alerts, now);
+        {
+            let mut d = self.inner.dispatcher.lock();
+            d.check_room(&alerts)?;
+            self.inner.forwarder.read().enqueue(&alerts);
+            d.put(alerts, now);
+        }
         self.inner.dirty.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Runs the timers due now: the notifications due are handed to the delivery

@@ -12,6 +12,9 @@ use crate::matcher::Matchers;
 /// Alertmanager's default data retention.
 pub const SILENCE_RETENTION: Duration = Duration::hours(120);
 
+/// The most silences kept (expired ones included, until their retention ends).
+pub const MAX_SILENCES: usize = 10_000;
+
 /// A silence's state at some time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SilenceState {
@@ -92,6 +95,9 @@ pub enum SilenceError {
     /// The silence has already expired.
     #[error("silence {0} already expired")]
     AlreadyExpired(String),
+    /// [`MAX_SILENCES`] are kept already.
+    #[error("too many silences: {0} kept, expire or wait for old ones to be forgotten")]
+    TooMany(usize),
     /// The input is not a valid silence.
     #[error("{field}: {message}")]
     Invalid {
@@ -148,6 +154,9 @@ impl Silences {
             if state != SilenceState::Expired {
                 expire(existing, now);
             }
+        }
+        if self.by_id.len() >= MAX_SILENCES {
+            return Err(SilenceError::TooMany(self.by_id.len()));
         }
         let id = new_id();
         let silence = Silence {

@@ -203,6 +203,8 @@ pub(crate) async fn post(State(n): State<Notifier>, body: Bytes) -> Result<(), A
             generator_url: p.generator_url,
         });
     }
-    n.put(alerts);
-    Ok(())
+    n.put(alerts).map_err(|e| ApiError {
+        status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        message: e.to_string(),
+    })
 }

@@ -91,6 +91,10 @@ fn change_error(e: SilenceChangeError) -> ApiError {
         SilenceChangeError::Silence(SilenceError::NotFound(id)) => {
             ApiError::not_found(format!("silence {id} not found"))
         }
+        SilenceChangeError::Silence(e @ SilenceError::TooMany(_)) => ApiError {
+            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            message: e.to_string(),
+        },
         SilenceChangeError::Silence(e) => ApiError::bad_request(e.to_string()),
         SilenceChangeError::Save(e) => ApiError::internal(format!("silence not saved: {e}")),
     }

@@ -76,7 +76,8 @@ fn amtool_manages_silences_and_queries_alerts() {
             labels(&[("alertname", "Slow"), ("job", "db")]),
             chrono::Utc::now(),
         ),
-    ]);
+    ])
+    .expect("room for the alerts");
 
     let id = amtool(
         &served.url,

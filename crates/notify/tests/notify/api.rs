@@ -165,6 +165,48 @@ async fn posted_alerts_are_listed_with_silences_and_inhibitions() {
 }
 
 #[tokio::test]
+async fn limits_are_422_and_refuse_the_whole_batch() {
+    let clock = ManualClock::new(t0());
+    let config =
+        Config::parse("route: { receiver: a }\nreceivers: [{ name: a }]\n").expect("config");
+    let n = Notifier::new(
+        config,
+        NotifierOptions {
+            clock: Arc::new(clock.clone()),
+            workers: 1,
+            max_alerts: 2,
+            ..NotifierOptions::default()
+        },
+    )
+    .expect("notifier");
+    let batch = |names: &[&str]| {
+        let items: Vec<String> = names
+            .iter()
+            .map(|x| format!(r#"{{"labels":{{"alertname":"{x}"}}}}"#))
+            .collect();
+        format!("[{}]", items.join(","))
+    };
+    assert_eq!(
+        call(&n, "POST", "/api/v2/alerts", &batch(&["A", "B"]))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Updates of held alerts always fit; a batch with one new alert too many is refused whole.
+    assert_eq!(
+        call(&n, "POST", "/api/v2/alerts", &batch(&["A", "B", "A"]))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (status, text) = call(&n, "POST", "/api/v2/alerts", &batch(&["A", "C"])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("limit 2"), "{text}");
+    assert_eq!(n.alerts().len(), 2);
+    n.shutdown().expect("shutdown");
+}
+
+#[tokio::test]
 async fn bad_input_is_a_400_naming_the_field() {
     let clock = ManualClock::new(t0());
     let n = notifier(&clock);

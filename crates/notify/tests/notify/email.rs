@@ -58,7 +58,8 @@ fn email_arrives_at_the_smtp_sink() {
     let smtp = smtp_sink();
     let clock = ManualClock::new(t0());
     let n = notifier(config(smtp.port(), false), &clock);
-    n.put(vec![alert("api"), alert("db")]);
+    n.put(vec![alert("api"), alert("db")])
+        .expect("room for the alerts");
     let outcomes = n.tick_blocking().expect("tick");
     assert_eq!(outcomes.len(), 1);
     assert!(outcomes[0].1.is_ok(), "{outcomes:?}\n{}", smtp.log());
@@ -101,7 +102,7 @@ fn required_starttls_that_the_server_lacks_is_an_error_not_a_panic() {
     let smtp = smtp_sink();
     let clock = ManualClock::new(t0());
     let n = notifier(config(smtp.port(), true), &clock);
-    n.put(vec![alert("api")]);
+    n.put(vec![alert("api")]).expect("room for the alerts");
     let outcomes = n.tick_blocking().expect("tick");
     assert!(outcomes[0].1.is_err(), "{outcomes:?}");
     assert!(mails(&smtp).is_empty());

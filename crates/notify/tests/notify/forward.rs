@@ -91,7 +91,7 @@ fn forwarded_alerts_show_up_in_alertmanager_with_labels_annotations_and_times() 
         labels(&[("alertname", "HighCPU"), ("instance", "web1:9100")]),
         started,
     );
-    n.put(vec![disk.clone(), cpu]);
+    n.put(vec![disk.clone(), cpu]).expect("room for the alerts");
 
     let url = am.url("/api/v2/alerts");
     let alerts = poll(&url, "both alerts", |a| a.len() == 2);
@@ -131,7 +131,7 @@ fn forwarded_alerts_show_up_in_alertmanager_with_labels_annotations_and_times() 
     // The rule engine sends the resolution; Alertmanager no longer lists the alert.
     let mut resolved = disk.clone();
     resolved.ends_at = Some(Utc::now().trunc_subsecs(3) - chrono::Duration::seconds(1));
-    n.put(vec![resolved]);
+    n.put(vec![resolved]).expect("room for the alerts");
     poll(&url, "DiskFull resolved", |a| {
         a.len() == 1 && a[0]["labels"]["alertname"] == "HighCPU"
     });

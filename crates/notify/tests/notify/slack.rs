@@ -49,7 +49,7 @@ receivers:
     let mut a = Alert::firing(labels(&[("alertname", "Down"), ("job", "api")]), at(0));
     a.annotations = labels(&[("summary", "api is down")]);
     a.ends_at = Some(at(240));
-    n.put(vec![a.clone()]);
+    n.put(vec![a.clone()]).expect("room for the alerts");
     clock.set(at(10));
     let outcomes = n.tick_blocking().expect("tick");
     assert!(outcomes.iter().all(|(_, r)| r.is_ok()), "{outcomes:?}");
@@ -77,7 +77,7 @@ receivers:
 
     // Resolved: only the integration with send_resolved hears of it, in green.
     a.ends_at = Some(at(60));
-    n.put(vec![a]);
+    n.put(vec![a]).expect("room for the alerts");
     clock.set(at(310));
     assert_eq!(n.tick_blocking().expect("tick").len(), 1);
     let got = sink.take();

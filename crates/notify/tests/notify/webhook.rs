@@ -77,7 +77,8 @@ fn exactly_one_v4_payload_per_group_per_interval() {
     let sink = Sink::start();
     let clock = ManualClock::new(t0());
     let n = notifier(config(&sink.url("/hook")), &clock, None);
-    n.put(vec![alert("Down", "api", 0, 0), alert("Slow", "db", 0, 0)]);
+    n.put(vec![alert("Down", "api", 0, 0), alert("Slow", "db", 0, 0)])
+        .expect("room for the alerts");
     assert_eq!(tick_at(&n, &clock, 29), 0);
     assert_eq!(tick_at(&n, &clock, 30), 2);
     let first = sink.take();
@@ -138,7 +139,8 @@ fn exactly_one_v4_payload_per_group_per_interval() {
                 alert("Down", "api", 0, s),
                 alert("Slow", "db", 0, s),
                 alert("Down", "web", 60, s),
-            ]);
+            ])
+            .expect("room for the alerts");
         }
         if tick_at(&n, &clock, s) > 0 {
             deliveries.push(s);
@@ -159,11 +161,13 @@ fn exactly_one_v4_payload_per_group_per_interval() {
         resolved,
         alert("Down", "api", 0, 940),
         alert("Slow", "db", 0, 940),
-    ]);
+    ])
+    .expect("room for the alerts");
     n.put(vec![
         alert("Down", "api", 0, 1200),
         alert("Slow", "db", 0, 1200),
-    ]);
+    ])
+    .expect("room for the alerts");
     assert_eq!(tick_at(&n, &clock, 930 + 300), 1);
     let third = sink.take();
     let j = third[0].json();
@@ -197,7 +201,8 @@ fn max_alerts_truncates_and_counts() {
         (0..5)
             .map(|i| alert("Many", &format!("j{i}"), 0, 0))
             .collect(),
-    );
+    )
+    .expect("room for the alerts");
     assert_eq!(tick_at(&n, &clock, 0), 1);
     let j = sink.take()[0].json();
     assert_eq!(j["alerts"].as_array().map(Vec::len), Some(2));
@@ -210,7 +215,8 @@ fn failed_deliveries_retry_with_backoff_then_succeed() {
     let sink = Sink::failing(3);
     let clock = ManualClock::new(t0());
     let n = notifier(config(&sink.url("/hook")), &clock, None);
-    n.put(vec![alert("Down", "api", 0, 0)]);
+    n.put(vec![alert("Down", "api", 0, 0)])
+        .expect("room for the alerts");
     assert_eq!(tick_at(&n, &clock, 30), 1);
     assert_eq!(sink.take().len(), 1, "delivered once, after the failures");
     let stats = n.stats().integration_stats("webhook", "team");
@@ -245,7 +251,8 @@ fn a_delivery_given_up_on_is_sent_again_at_the_next_interval() {
         ..NotifierOptions::default()
     };
     let n = Notifier::new(config(&sink.url("/hook")), options).expect("notifier");
-    n.put(vec![alert("Down", "api", 0, 0)]);
+    n.put(vec![alert("Down", "api", 0, 0)])
+        .expect("room for the alerts");
     clock.set(at(30));
     let outcomes = n.tick_blocking().expect("tick");
     assert!(
@@ -253,7 +260,8 @@ fn a_delivery_given_up_on_is_sent_again_at_the_next_interval() {
         "{outcomes:?}"
     );
     assert_eq!(n.stats().integration_stats("webhook", "team").failed, 1);
-    n.put(vec![alert("Down", "api", 0, 300)]);
+    n.put(vec![alert("Down", "api", 0, 300)])
+        .expect("room for the alerts");
     clock.set(at(330));
     assert_eq!(
         n.tick_blocking().expect("tick").len(),
@@ -270,7 +278,9 @@ fn a_restart_neither_renotifies_nor_forgets_silences() {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::new(t0());
     let first = notifier(config(&sink.url("/hook")), &clock, Some(dir.path()));
-    first.put(vec![alert("Down", "api", 0, 0), alert("Gone", "old", 0, 0)]);
+    first
+        .put(vec![alert("Down", "api", 0, 0), alert("Gone", "old", 0, 0)])
+        .expect("room for the alerts");
     assert_eq!(tick_at(&first, &clock, 30), 2);
     let silence = first
         .upsert_silence(SilenceInput {
@@ -296,14 +306,18 @@ fn a_restart_neither_renotifies_nor_forgets_silences() {
         Some("known issue".into())
     );
     // Nothing at the restart: Down and Gone were notified already, Muted is silenced.
-    second.put(vec![
-        alert("Down", "api", 0, 600),
-        alert("Muted", "x", 0, 600),
-    ]);
+    second
+        .put(vec![
+            alert("Down", "api", 0, 600),
+            alert("Muted", "x", 0, 600),
+        ])
+        .expect("room for the alerts");
     assert_eq!(tick_at(&second, &clock, 600), 0);
     let mut deliveries = Vec::new();
     for s in (660..=4 * 3600 + 600).step_by(60) {
-        second.put(vec![alert("Down", "api", 0, s), alert("Muted", "x", 0, s)]);
+        second
+            .put(vec![alert("Down", "api", 0, s), alert("Muted", "x", 0, s)])
+            .expect("room for the alerts");
         if tick_at(&second, &clock, s) > 0 {
             deliveries.push((s, sink.take()[0].json()));
         }
@@ -338,13 +352,15 @@ fn the_timer_thread_and_workers_deliver_off_the_callers_thread() {
     let clock = ManualClock::new(t0());
     let n = notifier(config(&sink.url("/hook")), &clock, None);
     n.start(Duration::from_millis(5)).expect("timer thread");
-    n.put(vec![alert("Down", "api", 0, 0)]);
+    n.put(vec![alert("Down", "api", 0, 0)])
+        .expect("room for the alerts");
     clock.set(at(30));
     let got = sink.wait_for(1, Duration::from_secs(10));
     assert_eq!(got[0].json()["groupLabels"]["alertname"], "Down");
     // A group due at once, flushed by whichever of tick() here or the timer thread runs
     // first; the notification log makes sure it is sent once.
-    n.put(vec![alert("Other", "x", -600, 30)]);
+    n.put(vec![alert("Other", "x", -600, 30)])
+        .expect("room for the alerts");
     n.tick().expect("tick");
     let got = sink.wait_for(1, Duration::from_secs(10));
     assert_eq!(got[0].json()["groupLabels"]["alertname"], "Other");
