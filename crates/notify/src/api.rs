@@ -4,7 +4,8 @@
 //! `<secret>`), `GET /api/v2/receivers`. [`router`] returns an axum router the server
 //! merges.
 //! Bad input is answered `400` with a message naming the field; handlers never panic on
-//! input. Silence changes save the state file before answering (a short blocking write).
+//! input. Silence changes save the state file before answering (on tokio's blocking pool:
+//! the write is synced to disk).
 
 mod alerts;
 mod silences;

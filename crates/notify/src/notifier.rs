@@ -98,6 +98,7 @@ struct Inner {
     jobs: Mutex<Option<Sender<Notification>>>,
     forwarder: RwLock<Forwarder>,
     store: Option<StateStore>,
+    save_lock: Mutex<()>,
     stop: Arc<Stop>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     options: NotifierOptions,
@@ -153,6 +154,7 @@ impl Notifier {
             jobs: Mutex::new(Some(tx)),
             forwarder: RwLock::new(forwarder),
             store,
+            save_lock: Mutex::new(()),
             stop: Arc::new(Stop {
                 flag: AtomicBool::new(false),
                 lock: Mutex::new(()),
@@ -258,11 +260,15 @@ impl Notifier {
         Ok(())
     }
 
+    /// Saves the state. The snapshot is taken under the dispatcher's lock, the disk is
+    /// written after it is released; `save_lock` keeps concurrent saves in order, so an
+    /// older snapshot never replaces a newer one.
     fn save(&self) -> Result<(), NotifierError> {
         if let Some(store) = &self.inner.store {
+            let _order = self.inner.save_lock.lock();
             let now = self.now();
-            let d = self.inner.dispatcher.lock();
-            store.save(&d, now)?;
+            let bytes = store.snapshot(&self.inner.dispatcher.lock(), now)?;
+            store.write(&bytes)?;
         }
         Ok(())
     }

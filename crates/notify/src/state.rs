@@ -153,8 +153,16 @@ impl StateStore {
         &self.path
     }
 
-    /// Writes the dispatcher's state, atomically.
+    /// Writes the dispatcher's state, atomically: [`snapshot`](Self::snapshot) then
+    /// [`write`](Self::write).
     pub fn save(&self, d: &Dispatcher, now: DateTime<Utc>) -> Result<(), StateError> {
+        let bytes = self.snapshot(d, now)?;
+        self.write(&bytes)
+    }
+
+    /// The dispatcher's state as the file's bytes: quick, so it can be taken under the
+    /// dispatcher's lock and written after the lock is released.
+    pub fn snapshot(&self, d: &Dispatcher, now: DateTime<Utc>) -> Result<Vec<u8>, StateError> {
         let file = StateFile {
             version: STATE_VERSION,
             saved_at: now,
@@ -213,10 +221,18 @@ impl StateStore {
             path: self.path.clone(),
             source,
         };
-        let bytes = serde_json::to_vec(&file).map_err(|e| io(std::io::Error::other(e)))?;
+        serde_json::to_vec(&file).map_err(|e| io(std::io::Error::other(e)))
+    }
+
+    /// Replaces the file with `bytes`: temporary file, `fsync`, rename, directory `fsync`.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
         let tmp = self.path.with_extension("json.tmp");
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);
         std::fs::rename(&tmp, &self.path).map_err(io)?;

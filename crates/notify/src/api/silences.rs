@@ -143,7 +143,11 @@ pub(crate) async fn post(
         created_by: posted.created_by,
         comment: posted.comment,
     };
-    let id = n.upsert_silence(input).map_err(change_error)?;
+    // Saving fsyncs: off the async workers.
+    let id = tokio::task::spawn_blocking(move || n.upsert_silence(input))
+        .await
+        .map_err(|e| ApiError::internal(format!("silence not saved: {e}")))?
+        .map_err(change_error)?;
     Ok(Json(serde_json::json!({ "silenceID": id })))
 }
 
@@ -152,5 +156,8 @@ pub(crate) async fn delete(
     State(n): State<Notifier>,
     Path(id): Path<String>,
 ) -> Result<(), ApiError> {
-    n.expire_silence(&id).map_err(change_error)
+    tokio::task::spawn_blocking(move || n.expire_silence(&id))
+        .await
+        .map_err(|e| ApiError::internal(format!("silence not saved: {e}")))?
+        .map_err(change_error)
 }
