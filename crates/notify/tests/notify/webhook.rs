@@ -367,3 +367,22 @@ fn the_timer_thread_and_workers_deliver_off_the_callers_thread() {
     n.shutdown().expect("shutdown");
     assert!(sink.take().is_empty(), "exactly one payload per group");
 }
+
+#[test]
+fn a_corrupt_state_file_is_an_error_naming_the_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(tally_notify::state::STATE_FILE);
+    std::fs::write(&path, "{\"version\": 1,\n \"savedAt\": 7}").expect("write");
+    let clock = ManualClock::new(t0());
+    let options = NotifierOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        clock: Arc::new(clock),
+        ..NotifierOptions::default()
+    };
+    let err = Notifier::new(config("http://127.0.0.1:1/"), options).expect_err("corrupt");
+    let text = err.to_string();
+    assert!(
+        text.contains("notify-state.json") && text.contains("line 2"),
+        "{text}"
+    );
+}
