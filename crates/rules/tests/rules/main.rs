@@ -5,4 +5,5 @@
 
 mod corpus;
 mod eval;
+mod robustness;
 mod unittests;
