@@ -61,6 +61,48 @@ fn same_verdicts_as_promtool_test_rules() {
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n\n"));
 }
 
+/// Files whose failure text comes from a parser (YAML, rule files), worded by tally's.
+const PARSER_WORDED: [&str; 2] = ["fail-unknown-field.test.yml", "fail-bad-rule-file.test.yml"];
+
+/// The failure lines of a report, blank lines dropped: promtool writes them to stderr
+/// (and blank lines to stdout), tally everything to stdout.
+fn failure_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .skip_while(|l| *l != "  FAILED:")
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn failures_are_worded_as_promtool_words_them() {
+    let promtool = peers::find_program("promtool");
+    for file in corpus() {
+        let name = file.file_name().expect("a file name").to_string_lossy();
+        if !name.starts_with("fail-") || PARSER_WORDED.contains(&name.as_ref()) {
+            continue;
+        }
+        let path = file.to_str().expect("UTF-8 path");
+        let theirs = Command::new(&promtool)
+            .args(["test", "rules", path])
+            .output()
+            .expect("running promtool");
+        let ours = tally(&["rules", "test", path], None);
+        let expected = failure_lines(&format!(
+            "  FAILED:\n{}",
+            String::from_utf8_lossy(&theirs.stderr)
+                .lines()
+                .skip_while(|l| *l != "  FAILED:")
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+        assert!(!expected.is_empty(), "{path}: promtool printed no failure");
+        assert_eq!(failure_lines(&ours.stdout), expected, "{path}\n{ours}");
+    }
+}
+
 #[test]
 fn reports_each_file_and_exits_1_on_any_failure() {
     let files = corpus();
