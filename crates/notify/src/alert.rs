@@ -10,7 +10,7 @@ use tally_model::Labels;
 /// received (see [`GlobalConfig::resolve_timeout`](crate::config::GlobalConfig)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
-    /// Identifying labels; their [fingerprint](fingerprint) identifies the alert.
+    /// Identifying labels; their [`fingerprint`] identifies the alert.
     pub labels: Labels,
     /// Descriptive annotations (summary, description, runbook...).
     pub annotations: Labels,

@@ -359,13 +359,25 @@ impl Dispatcher {
     }
 
     /// Reports that a notification could not be delivered (after its retries): its
-    /// notification-log entry is undone, so the group's next flush sends it again.
-    pub fn delivery_failed(&mut self, notification: &Notification) {
+    /// notification-log entry is undone, and the resolved alerts it carried (which left
+    /// their group at the flush) are put back, so a flush sends it again: the group's
+    /// next one, or at once for a group that had emptied.
+    pub fn delivery_failed(&mut self, notification: &Notification, now: DateTime<Utc>) {
         self.nflog.undo(
             &notification.nflog_key,
             notification.written_at,
             notification.previous.clone(),
         );
+        for a in notification.data.alerts.iter().filter(|a| a.resolved) {
+            self.alerts
+                .entry(a.fingerprint)
+                .or_insert_with(|| StoredAlert {
+                    alert: a.alert.clone(),
+                    timeout: false,
+                    updated_at: notification.written_at,
+                });
+            self.route(a.fingerprint, now);
+        }
     }
 
     /// Whether an alert is silenced or inhibited at `now`.

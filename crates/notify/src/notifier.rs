@@ -187,7 +187,8 @@ impl Notifier {
         let deliverer = self.inner.deliverer.read().clone();
         let result = deliverer.deliver(n, &|wait| self.inner.stop.wait(wait));
         if result.is_err() {
-            self.inner.dispatcher.lock().delivery_failed(n);
+            let now = self.now();
+            self.inner.dispatcher.lock().delivery_failed(n, now);
             self.inner.dirty.store(true, Ordering::SeqCst);
         }
         result

@@ -316,9 +316,25 @@ fn a_failed_delivery_is_retried_at_the_next_flush() {
     d.put([firing(&api, 0, 0)], at(0));
     let ns = d.tick(at(30));
     assert_eq!(ns.len(), 1);
-    d.delivery_failed(&ns[0]);
+    d.delivery_failed(&ns[0], at(40));
     d.put([firing(&api, 0, 300)], at(300));
     crate::eqnice!(vec!["team: api=firing"], tick(&mut d, 330));
+}
+
+#[test]
+fn a_failed_resolved_notification_is_retried_though_its_group_emptied() {
+    let mut d = dispatcher();
+    let api = [("alertname", "Down"), ("job", "api")];
+    d.put([firing(&api, 0, 0)], at(0));
+    crate::eqnice!(vec!["team: api=firing"], tick(&mut d, 30));
+    d.put([resolved(&api, 0, 100)], at(100));
+    let ns = d.tick(at(330));
+    crate::eqnice!(vec!["team: api=resolved"], summary(&ns));
+    assert_eq!(d.group_count(), 0);
+    d.delivery_failed(&ns[0], at(400));
+    crate::eqnice!(vec!["team: api=resolved"], tick(&mut d, 400));
+    crate::eqnice!(none(), tick(&mut d, 1000));
+    assert_eq!(d.group_count(), 0);
 }
 
 #[test]
