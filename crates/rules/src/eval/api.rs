@@ -228,18 +228,34 @@ pub struct AlertJson {
     pub value: String,
 }
 
-/// Seconds, written as Go writes a float64 in JSON (`60`, not `60.0`).
+/// Seconds, written as Go's `encoding/json` writes a float64: `60`, `0.000031647`,
+/// `1e-7`, `1e+21`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seconds(pub f64);
 
 impl Serialize for Seconds {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.0;
-        if v.fract() == 0.0 && v.abs() < 1e15 {
-            s.serialize_i64(v as i64)
-        } else {
-            s.serialize_f64(v)
+        let text = go_json_float(self.0);
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => raw.serialize(s),
+            // Not finite: JSON has no such number (Go refuses it too).
+            Err(_) => s.serialize_f64(self.0),
         }
+    }
+}
+
+/// Go's `encoding/json` text of a float64: shortest decimal, in exponent form below
+/// 1e-6 or from 1e21 on (`e-7`, `e+21`).
+fn go_json_float(v: f64) -> String {
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let s = format!("{v:e}");
+        match s.split_once('e') {
+            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e}"),
+            _ => s,
+        }
+    } else {
+        format!("{v}")
     }
 }
 
