@@ -13,6 +13,7 @@
 //!   (undefined functions and variables), and printing values the way Go does.
 //! - `template/printf.rs`: `printf` writing infinities as Go does (`+Inf`).
 //! - `template/compare.rs`: Go's `lt`/`le`/`gt`/`ge`, false on NaN as in Go.
+//! - `template/lenient.rs`: a trailing `|` in an action, which Go accepts.
 //! - `template/balance.rs`: the nesting of `{{if}}`...`{{end}}`, which `gotmpl` does
 //!   not fully check either.
 //!
@@ -25,6 +26,7 @@ mod compare;
 mod funcs;
 mod goformat;
 mod humanize;
+mod lenient;
 mod printf;
 mod text;
 mod tree;
@@ -138,7 +140,7 @@ fn parse(name: &str, text: &str) -> Result<Template, TemplateError> {
         name: name.to_owned(),
         message,
     };
-    let full = format!("{PRELUDE}{text}");
+    let full = format!("{PRELUDE}{}", lenient::blank_trailing_pipes(text));
     let parsed = Template::new(name).parse(&full).map_err(|e| match e {
         gotmpl::TemplateError::Parse {
             line, col, message, ..

@@ -68,7 +68,7 @@ pub(crate) fn check_balance(text: &str) -> Option<Unbalanced> {
 
 /// The length of an action's body (up to its `}}`), skipping quoted strings, raw
 /// strings, character literals and comments; `None` if the action is not closed.
-fn action_len(body: &str) -> Option<usize> {
+pub(crate) fn action_len(body: &str) -> Option<usize> {
     let bytes = body.as_bytes();
     let mut i = 0;
     while i < bytes.len() {

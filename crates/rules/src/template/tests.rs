@@ -260,6 +260,9 @@ fn check_reports_what_go_parsing_reports() {
         "1: non executable command in pipeline stage 2"
     );
     assert!(check("t", "{{ $value | humanize | printf \"%s\" }}").is_ok());
+    // Go reads a trailing `|` as if it were not there.
+    assert!(check("t", "{{ $value | }}").is_ok());
+    assert_eq!(run("{{ $labels.job | }}"), "api");
     assert_eq!(message("a\n{{ end }}"), "2: unexpected {{end}}");
     assert!(message("{{ if true }}x").contains("unexpected EOF"));
     // Variables are scoped to their control structure.
