@@ -26,7 +26,7 @@ impl NflogEntry {
     /// (`None`: nothing sent yet). Alertmanager's rules: notify when a firing alert is
     /// new; when everything resolved (to clear the receiver's view) if something was
     /// firing; when a resolved alert is new and resolved alerts are sent; else only when
-    /// `repeat` has passed since the last notification.
+    /// more than `repeat` has passed since the last notification.
     pub fn needs_update(
         entry: Option<&NflogEntry>,
         firing: &BTreeSet<u64>,
@@ -47,7 +47,9 @@ impl NflogEntry {
         if send_resolved && !resolved.is_subset(&entry.resolved) {
             return true;
         }
-        crate::clock::later(entry.timestamp, repeat) <= now
+        // Strictly: Alertmanager logs after delivering, so a flush exactly one repeat
+        // interval after the last one finds the interval not yet passed.
+        crate::clock::later(entry.timestamp, repeat) < now
     }
 }
 
@@ -130,6 +132,13 @@ mod tests {
         assert!(needs(e, &[1], &[2], true, t0 + Duration::minutes(5)));
         assert!(needs(e, &[1, 2, 3], &[], true, t0 + Duration::minutes(5)));
         assert!(needs(e, &[], &[1, 2], false, t0 + Duration::minutes(5)));
-        assert!(needs(e, &[1, 2], &[], true, t0 + repeat));
+        assert!(!needs(e, &[1, 2], &[], true, t0 + repeat));
+        assert!(needs(
+            e,
+            &[1, 2],
+            &[],
+            true,
+            t0 + repeat + Duration::seconds(1)
+        ));
     }
 }
