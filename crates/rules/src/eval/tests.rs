@@ -528,3 +528,27 @@ fn schedule_is_aligned_with_a_stable_offset_and_counts_missed_iterations() {
         vec![first, first + 3 * MIN]
     );
 }
+
+#[test]
+fn query_offset_evaluates_and_writes_in_the_past() {
+    let f = Fixture::new();
+    f.up([0], 1.0);
+    f.up([MIN], 0.0);
+    let m = f.manager(false);
+    let mut g = group(
+        "g",
+        vec![recording("r", "up", &[]), alerting("Down", "up == 0", 0, 0)],
+    );
+    g.query_offset_ms = Some(MIN);
+    m.update(vec![file("r.yml", vec![g])]);
+    m.eval_all_at(2 * MIN, &[]);
+    // The query ran at 1m (up == 0 there); results and ALERTS are stamped 1m.
+    let r = f.samples(&labels(&[("__name__", "r"), ("job", "a")]));
+    assert_eq!(r, vec![Sample::new(MIN, 0.0)]);
+    assert_eq!(
+        f.samples(&alerts_series("firing")),
+        vec![Sample::new(MIN, 1.0)]
+    );
+    // The alert itself is active from the evaluation time.
+    assert_eq!(one_alert(&m).unwrap().active_at_ms, 2 * MIN);
+}
