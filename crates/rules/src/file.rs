@@ -170,3 +170,75 @@ impl RuleFile {
         self.groups.iter().map(|g| g.rules.len()).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_parses_into_the_model() {
+        let text = "groups:
+  - name: g
+    interval: 1m
+    query_offset: 10s
+    limit: 3
+    labels: {team: db}
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+        labels: {source: rules}
+      - alert: Down
+        expr: up == 0
+        for: 5m
+        keep_firing_for: 1m
+        annotations: {summary: '{{ $labels.job }} down'}
+";
+        let file = parse("r.yml", text).unwrap();
+        assert_eq!(file.path, "r.yml");
+        assert_eq!(file.rule_count(), 2);
+        let g = &file.groups[0];
+        assert_eq!(
+            (g.line, g.interval_ms, g.query_offset_ms, g.limit),
+            (2, Some(60_000), Some(10_000), 3)
+        );
+        assert_eq!(g.labels["team"], "db");
+        assert_eq!(g.rules[0].line, 8);
+        assert_eq!(g.rules[0].name(), "job:up:sum");
+        assert_eq!(g.rules[0].labels["source"], "rules");
+        assert_eq!(g.rules[1].line, 11);
+        assert_eq!(
+            g.rules[1].kind,
+            RuleKind::Alerting {
+                alert: "Down".to_owned(),
+                for_ms: 300_000,
+                keep_firing_for_ms: 60_000
+            }
+        );
+        assert_eq!(g.rules[1].annotations["summary"], "{{ $labels.job }} down");
+    }
+
+    #[test]
+    fn empty_files_have_no_groups() {
+        for text in ["", "# nothing\n", "groups:\n", "groups: []\n", "---\n"] {
+            assert_eq!(parse("e.yml", text).unwrap().groups, vec![], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn problems_come_back_sorted_by_line() {
+        let text = "groups:
+  - name: g
+    rules:
+      - record: bad-name
+        expr: up
+      - alert: A
+        expr: 'up =='
+  - name: g
+    oops: 1
+";
+        let errors = parse("e.yml", text).unwrap_err();
+        let lines: Vec<_> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![4, 7, 8, 9], "{errors:#?}");
+        assert!(errors[0].to_string().starts_with("4: group \"g\", rule 1"));
+    }
+}
