@@ -386,3 +386,37 @@ fn a_corrupt_state_file_is_an_error_naming_the_place() {
         "{text}"
     );
 }
+
+#[test]
+fn a_reload_keeps_alerts_and_what_was_sent() {
+    let sink = Sink::start();
+    let clock = ManualClock::new(t0());
+    let n = notifier(config(&sink.url("/old")), &clock, None);
+    n.put(vec![alert("Down", "api", 0, 0)])
+        .expect("room for the alerts");
+    assert_eq!(tick_at(&n, &clock, 30), 1);
+    assert_eq!(sink.take()[0].path, "/old");
+    n.reload(config(&sink.url("/new")));
+    assert_eq!(n.alerts().len(), 1, "alerts kept");
+    // The receiver and its integration are the same, so the log still holds what Down's
+    // group was told: the rebuilt group (flushing at 60 s, then every 5 min) sends
+    // nothing until a new alert joins at 300 s, then one payload, to the new URL.
+    let mut deliveries = Vec::new();
+    for s in (60..=900).step_by(10) {
+        if s % 60 == 0 {
+            let mut batch = vec![alert("Down", "api", 0, s)];
+            if s >= 300 {
+                batch.push(alert("Down", "web", 300, s));
+            }
+            n.put(batch).expect("room for the alerts");
+        }
+        if tick_at(&n, &clock, s) > 0 {
+            deliveries.push(s);
+        }
+    }
+    crate::eqnice!(vec![360], deliveries);
+    let got = sink.take();
+    assert_eq!(got[0].path, "/new");
+    assert_eq!(got[0].json()["alerts"].as_array().map(Vec::len), Some(2));
+    n.shutdown().expect("shutdown");
+}
