@@ -55,11 +55,13 @@ pub(crate) struct GettableAlert {
     status: AlertStatus,
 }
 
-/// Query parameters: `filter` (repeated matchers), `active`, `silenced`, `inhibited`
-/// (booleans, default true).
+/// Query parameters: `filter` (repeated matchers), `receiver` (a regular expression a
+/// receiver's name must match), `active`, `silenced`, `inhibited` (booleans, default
+/// true).
 #[derive(Debug)]
 struct Query {
     filter: Matchers,
+    receiver: Option<regex::Regex>,
     active: bool,
     silenced: bool,
     inhibited: bool,
@@ -68,6 +70,7 @@ struct Query {
 fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
     let mut q = Query {
         filter: Matchers::default(),
+        receiver: None,
         active: true,
         silenced: true,
         inhibited: true,
@@ -86,6 +89,11 @@ fn parse_query(raw: Option<&str>) -> Result<Query, ApiError> {
         };
         match key {
             "filter" => filters.push(value),
+            "receiver" if !value.is_empty() => {
+                let re = regex::Regex::new(&format!("^(?:{value})$"))
+                    .map_err(|e| ApiError::bad_request(format!("receiver: {e}")))?;
+                q.receiver = Some(re);
+            }
             "active" => q.active = flag(&value)?,
             "silenced" => q.silenced = flag(&value)?,
             "inhibited" => q.inhibited = flag(&value)?,
@@ -131,6 +139,11 @@ pub(crate) async fn list(
         .alerts()
         .into_iter()
         .filter(|a| q.filter.matches(&a.alert.labels))
+        .filter(|a| {
+            q.receiver
+                .as_ref()
+                .is_none_or(|re| a.receivers.iter().any(|r| re.is_match(r)))
+        })
         .filter(|a| {
             let (silenced, inhibited) = (!a.silenced_by.is_empty(), !a.inhibited_by.is_empty());
             (q.active || silenced || inhibited)

@@ -268,6 +268,7 @@ async fn bad_input_is_a_400_naming_the_field() {
         ),
         ("GET", "/api/v2/alerts?filter=nonsense", "", "filter"),
         ("GET", "/api/v2/alerts?active=maybe", "", "active"),
+        ("GET", "/api/v2/alerts?receiver=(", "", "receiver"),
     ];
     for (method, uri, body, field) in cases {
         let (status, text) = call(&n, method, uri, body).await;
