@@ -129,6 +129,17 @@ fn stats(data_dir: &Path, top: usize, out: &mut dyn Write) -> anyhow::Result<()>
         "store bytes            {} (tally.db pages in use)",
         totals.file_bytes
     )?;
+    for t in &totals.tables {
+        writeln!(
+            out,
+            "store table {:<18} {:>11} bytes in {} pages, {} of rows ({} per sample)",
+            t.name,
+            t.bytes,
+            t.pages,
+            t.payload,
+            per(t.bytes, stored)
+        )?;
+    }
     writeln!(out, "log bytes              {}", wal_bytes)?;
     writeln!(
         out,

@@ -40,6 +40,7 @@ use tally_storage::{
 use crate::chunk::{decode_range, XorChunk};
 use crate::head::{AppendLimits, Batch, ChunkPolicy, Head, SeriesKey};
 use crate::index::SeriesId;
+use crate::rollup::{bucket_samples, DERIVED_MS};
 use crate::store::{Store, StoreError};
 use crate::wal::{self, Wal};
 
@@ -511,7 +512,8 @@ impl Db {
 
     /// Rollup points of the series selected by `matchers` at resolution `res_ms`
     /// (60,000 or 3,600,000), bucket starts in `[mint, maxt]`; current (unfinished)
-    /// buckets included.
+    /// buckets included. 1 minute buckets are computed from the raw samples while they
+    /// are kept (and read from the store for data retention removed).
     pub fn select_rollups(
         &self,
         matchers: &[Matcher],
@@ -520,6 +522,11 @@ impl Db {
         maxt: i64,
     ) -> Result<Vec<(Labels, Vec<crate::rollup::RollupPoint>)>, DbError> {
         let reads = self.head.read().rollup_reads(matchers, res_ms, mint, maxt);
+        let mut derived = if res_ms == DERIVED_MS {
+            self.raw_buckets(matchers, res_ms, mint, maxt)?
+        } else {
+            hashbrown::HashMap::new()
+        };
         let store = self.store.lock();
         let mut out = Vec::with_capacity(reads.len());
         for (id, labels, mem) in reads {
@@ -530,8 +537,49 @@ impl Db {
                     None => points.push(p),
                 }
             }
+            // Stored derived buckets hold samples retention deleted, which are older
+            // than any raw sample left: the two parts of a bucket combine.
+            for p in derived.remove(&id).unwrap_or_default() {
+                match points.iter_mut().find(|q| q.start == p.start) {
+                    Some(q) => *q = q.combine(&p),
+                    None => points.push(p),
+                }
+            }
             points.sort_by_key(|p| p.start);
             out.push((labels, points));
+        }
+        Ok(out)
+    }
+
+    /// Buckets at `res_ms` with starts in `[mint, maxt]` computed from the raw samples
+    /// (memory and store) of the selected series, by series.
+    fn raw_buckets(
+        &self,
+        matchers: &[Matcher],
+        res_ms: i64,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<hashbrown::HashMap<SeriesId, Vec<crate::rollup::RollupPoint>>, DbError> {
+        let first = mint.div_euclid(res_ms) * res_ms;
+        let lo = if first < mint {
+            first.saturating_add(res_ms)
+        } else {
+            first
+        };
+        let hi = (maxt.div_euclid(res_ms) * res_ms).saturating_add(res_ms - 1);
+        let mut out = hashbrown::HashMap::new();
+        if lo > hi {
+            return Ok(out);
+        }
+        let reads = self.head.read().select(matchers, lo, hi, true);
+        let store = self.store.lock();
+        for read in reads {
+            let mut samples = Vec::new();
+            if read.mem_min_t.is_none_or(|b| b > lo) {
+                self.stored_samples(&store, read.id, lo, hi, read.mem_min_t, &mut samples)?;
+            }
+            samples.extend(read.samples);
+            out.insert(read.id, bucket_samples(res_ms, &samples));
         }
         Ok(out)
     }

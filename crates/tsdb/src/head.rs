@@ -19,7 +19,7 @@ use tally_model::{Labels, Sample};
 
 use crate::chunk::XorChunk;
 use crate::index::{Index, SeriesId};
-use crate::rollup::{RollupPoint, RollupState, RESOLUTIONS_MS};
+use crate::rollup::{RollupPoint, RollupState, KEPT_MS};
 
 pub(crate) use append::{AppendLimits, Batch, SeriesKey};
 
@@ -48,7 +48,7 @@ pub(crate) struct MemSeries {
     /// The oldest sample time the database holds for this series (store included).
     pub first_t: i64,
     /// The rollup buckets being filled, one per resolution.
-    pub rollups: [RollupState; RESOLUTIONS_MS.len()],
+    pub rollups: [RollupState; KEPT_MS.len()],
     /// Finished buckets not yet written: resolution (ms) and point.
     pub finished: Vec<(i64, RollupPoint)>,
 }
@@ -162,7 +162,7 @@ impl Head {
     /// Restores a checkpointed unfinished rollup bucket.
     pub fn restore_rollup(&mut self, id: SeriesId, res_ms: i64, point: RollupPoint) {
         if let Some(s) = self.series.get_mut(&id) {
-            if let Some(i) = RESOLUTIONS_MS.iter().position(|r| *r == res_ms) {
+            if let Some(i) = KEPT_MS.iter().position(|r| *r == res_ms) {
                 s.rollups[i].restore(point);
             }
         }
@@ -178,7 +178,8 @@ impl Head {
     }
 
     /// For each selected series, the rollup points memory holds at `res_ms` (unwritten
-    /// finished buckets and the current one) with starts in `[mint, maxt]`.
+    /// finished buckets and the current one) with starts in `[mint, maxt]`; none at a
+    /// resolution not kept as samples arrive.
     pub fn rollup_reads(
         &self,
         matchers: &[tally_storage::Matcher],
@@ -186,12 +187,14 @@ impl Head {
         mint: i64,
         maxt: i64,
     ) -> Vec<(SeriesId, Labels, Vec<RollupPoint>)> {
-        let Some(i) = RESOLUTIONS_MS.iter().position(|r| *r == res_ms) else {
-            return Vec::new();
-        };
+        let kept = KEPT_MS.iter().position(|r| *r == res_ms);
         let mut out = Vec::new();
         for id in self.index.select(matchers) {
             let Some(s) = self.series.get(&id) else {
+                continue;
+            };
+            let Some(i) = kept else {
+                out.push((id, s.labels.clone(), Vec::new()));
                 continue;
             };
             let mut points: Vec<RollupPoint> = s

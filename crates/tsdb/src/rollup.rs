@@ -1,5 +1,11 @@
-//! Rollups: per-series summaries of fixed time buckets (1 minute and 1 hour), kept as
-//! samples arrive so that long-range reads do not decode raw chunks.
+//! Rollups: per-series summaries of fixed time buckets (1 minute and 1 hour), so that
+//! long-range reads do not decode raw chunks.
+//!
+//! 1 hour buckets are kept as samples arrive ([`KEPT_MS`]). 1 minute buckets
+//! ([`DERIVED_MS`]) are computed from the raw samples while those are kept, and stored
+//! when retention deletes the raw chunks: at common sample intervals (15 s) a 1 minute
+//! bucket summarises a handful of samples, costs as many bytes as they do and reads no
+//! faster (`docs/decisions/0008-tsdb-store-v4.md`).
 //!
 //! A bucket of resolution `r` starting at `s` (a multiple of `r` since the epoch) covers
 //! samples with `s <= t < s + r` and records their count, sum, min, max and the last
@@ -11,8 +17,26 @@ use tally_model::is_stale_nan;
 
 use crate::chunk::{ChunkError, ChunkIter, XorChunk};
 
-/// The resolutions kept, in milliseconds.
-pub const RESOLUTIONS_MS: [i64; 2] = [60_000, 3_600_000];
+/// The resolutions readable, in milliseconds.
+pub const RESOLUTIONS_MS: [i64; 2] = [DERIVED_MS, 3_600_000];
+
+/// The resolutions maintained as samples arrive.
+pub const KEPT_MS: [i64; 1] = [3_600_000];
+
+/// The resolution computed from raw samples while they are kept, and stored when
+/// retention removes them.
+pub const DERIVED_MS: i64 = 60_000;
+
+/// The buckets at `res_ms` of time-ordered `samples` (staleness markers skipped).
+pub fn bucket_samples(res_ms: i64, samples: &[tally_model::Sample]) -> Vec<RollupPoint> {
+    let mut state = RollupState::default();
+    let mut out: Vec<RollupPoint> = samples
+        .iter()
+        .filter_map(|s| state.observe(res_ms, s.timestamp_ms, s.value))
+        .collect();
+    out.extend(state.current().copied());
+    out
+}
 
 /// Buckets per stored block: a block of resolution `r` covers `r * BLOCK_BUCKETS` ms
 /// (2 hours of 1 minute buckets, 5 days of 1 hour buckets).
@@ -137,6 +161,19 @@ impl RollupPoint {
             min: v,
             max: v,
             last: v,
+        }
+    }
+
+    /// The bucket holding the samples of `self` and of `later`, two disjoint parts of
+    /// one bucket, `later`'s samples being the newer.
+    pub fn combine(&self, later: &RollupPoint) -> RollupPoint {
+        RollupPoint {
+            start: self.start,
+            count: self.count + later.count,
+            sum: self.sum + later.sum,
+            min: self.min.min(later.min),
+            max: self.max.max(later.max),
+            last: later.last,
         }
     }
 

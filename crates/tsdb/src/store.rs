@@ -19,7 +19,7 @@ use crate::rollup::RollupPoint;
 mod rollups;
 
 /// The schema version this code writes and reads (`meta.format`).
-pub const FORMAT_VERSION: i64 = 3;
+pub const FORMAT_VERSION: i64 = 4;
 
 /// A failure of the SQLite store.
 #[derive(Debug, thiserror::Error)]
@@ -84,13 +84,19 @@ CREATE TABLE IF NOT EXISTS series(
     labels BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY,
     series_id INTEGER NOT NULL,
     min_t INTEGER NOT NULL,
     max_t INTEGER NOT NULL,
-    sealed INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY(series_id, min_t)
-) WITHOUT ROWID;
+    data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_by_series ON chunks(series_id, min_t);
+CREATE TABLE IF NOT EXISTS open_chunks(
+    series_id INTEGER PRIMARY KEY,
+    min_t INTEGER NOT NULL,
+    max_t INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rollups(
     series_id INTEGER NOT NULL,
     res INTEGER NOT NULL,
@@ -125,23 +131,36 @@ impl Store {
         let sync = if fsync { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!("PRAGMA synchronous={sync};"))
             .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        let found: Option<i64> = conn
-            .query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
+        // The format marker is checked before the schema is created, so that an older
+        // file is refused as it is, not half-upgraded.
+        let has_meta: bool = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='meta'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        let found: Option<i64> = if has_meta {
+            conn.query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
                 r.get(0)
             })
             .optional()
-            .map_err(err)?;
+            .map_err(err)?
+        } else {
+            None
+        };
         match found {
+            Some(FORMAT_VERSION) => {}
+            Some(found) => return Err(StoreError::Version { path, found }),
             None => {
+                conn.execute_batch(SCHEMA).map_err(err)?;
                 conn.execute(
-                    "INSERT INTO meta(key, value) VALUES('format', ?1)",
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES('format', ?1)",
                     [FORMAT_VERSION],
                 )
                 .map_err(err)?;
             }
-            Some(FORMAT_VERSION) => {}
-            Some(found) => return Err(StoreError::Version { path, found }),
         }
         Ok(Self { conn, path })
     }
@@ -203,7 +222,7 @@ impl Store {
     /// The newest chunk of every series that is a partial checkpoint (to reopen as the
     /// head's open chunk), keyed by series.
     pub fn load_partial_chunks(&self) -> Result<Vec<ChunkRow>, StoreError> {
-        self.chunks_where("sealed = 0", [])
+        self.chunks_where("open_chunks", "1", [])
     }
 
     /// For every series with chunks: its oldest and newest stored sample times and its
@@ -212,8 +231,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT c.series_id, b.lo, c.max_t, c.data FROM chunks c JOIN \
-                   (SELECT series_id, min(min_t) AS lo, max(min_t) AS hi FROM chunks \
+                "WITH c AS (SELECT series_id, min_t, max_t, data FROM chunks \
+                   UNION ALL SELECT series_id, min_t, max_t, data FROM open_chunks) \
+                 SELECT c.series_id, b.lo, c.max_t, c.data FROM c JOIN \
+                   (SELECT series_id, min(min_t) AS lo, max(min_t) AS hi FROM c \
                     GROUP BY series_id) b \
                  ON c.series_id = b.series_id AND c.min_t = b.hi",
             )
@@ -232,26 +253,34 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// Chunks of `series` overlapping `[mint, maxt]`, oldest first.
+    /// Chunks of `series` overlapping `[mint, maxt]` (sealed ones, then its checkpointed
+    /// open chunk), oldest first.
     pub fn chunks(
         &self,
         series: SeriesId,
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<ChunkRow>, StoreError> {
-        self.chunks_where(
-            "series_id = ?1 AND max_t >= ?2 AND min_t <= ?3 ORDER BY min_t",
-            params![series as i64, mint, maxt],
-        )
+        let filter = "series_id = ?1 AND max_t >= ?2 AND min_t <= ?3 ORDER BY min_t";
+        let p = params![series as i64, mint, maxt];
+        let mut rows = self.chunks_where("chunks", filter, p)?;
+        let open = self.chunks_where("open_chunks", filter, p)?;
+        if !open.is_empty() {
+            rows.extend(open);
+            rows.sort_by_key(|r| r.min_t);
+        }
+        Ok(rows)
     }
 
+    /// Rows of `table` (`chunks` or `open_chunks`) matching `filter`.
     fn chunks_where(
         &self,
+        table: &str,
         filter: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<ChunkRow>, StoreError> {
-        let sql =
-            format!("SELECT series_id, min_t, max_t, sealed, data FROM chunks WHERE {filter}");
+        let sealed = table == "chunks";
+        let sql = format!("SELECT series_id, min_t, max_t, data FROM {table} WHERE {filter}");
         let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(params, |r| {
@@ -259,17 +288,18 @@ impl Store {
                     series: r.get::<_, i64>(0)? as SeriesId,
                     min_t: r.get(1)?,
                     max_t: r.get(2)?,
-                    sealed: r.get::<_, i64>(3)? != 0,
-                    data: r.get(4)?,
+                    sealed,
+                    data: r.get(3)?,
                 })
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// Writes one checkpoint in a single transaction: new series, chunks (sealed ones
-    /// replace the partial row of the same start), finished rollup buckets. All or
-    /// nothing.
+    /// Writes one checkpoint in a single transaction: new series, sealed chunks
+    /// (appended; each removes its series' checkpointed open chunk of the same or an
+    /// earlier start), open chunks (one row per series, replaced), finished rollup
+    /// buckets. All or nothing.
     pub fn write_checkpoint(&mut self, batch: &Checkpoint) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
@@ -290,19 +320,29 @@ impl Store {
             }
             let mut ins = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO chunks(series_id, min_t, max_t, sealed, data) \
-                     VALUES(?1, ?2, ?3, ?4, ?5)",
+                    "INSERT OR REPLACE INTO chunks(series_id, min_t, max_t, data) \
+                     VALUES(?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            for c in &batch.chunks {
-                ins.execute(params![
-                    c.series as i64,
-                    c.min_t,
-                    c.max_t,
-                    c.sealed as i64,
-                    c.data
-                ])
+            let mut superseded = tx
+                .prepare_cached("DELETE FROM open_chunks WHERE series_id = ?1 AND min_t <= ?2")
                 .map_err(err)?;
+            for c in batch.chunks.iter().filter(|c| c.sealed) {
+                ins.execute(params![c.series as i64, c.min_t, c.max_t, c.data])
+                    .map_err(err)?;
+                superseded
+                    .execute(params![c.series as i64, c.min_t])
+                    .map_err(err)?;
+            }
+            let mut open = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO open_chunks(series_id, min_t, max_t, data) \
+                     VALUES(?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for c in batch.chunks.iter().filter(|c| !c.sealed) {
+                open.execute(params![c.series as i64, c.min_t, c.max_t, c.data])
+                    .map_err(err)?;
             }
             rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
         }
@@ -324,7 +364,10 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
+        rollups::roll_up_before(&tx, horizon).map_err(err)?;
         tx.execute("DELETE FROM chunks WHERE max_t < ?1", [horizon])
+            .map_err(err)?;
+        tx.execute("DELETE FROM open_chunks WHERE max_t < ?1", [horizon])
             .map_err(err)?;
         rollups::delete_before(&tx, rollup_horizon).map_err(err)?;
         let orphans: Vec<SeriesId> = {
@@ -332,6 +375,7 @@ impl Store {
                 .prepare(
                     "SELECT id FROM series s WHERE NOT EXISTS \
                        (SELECT 1 FROM chunks c WHERE c.series_id = s.id) \
+                     AND NOT EXISTS (SELECT 1 FROM open_chunks o WHERE o.series_id = s.id) \
                      AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.series_id = s.id)",
                 )
                 .map_err(err)?;
@@ -381,14 +425,19 @@ impl Store {
     /// The oldest and newest sample times of the stored chunks.
     pub fn time_bounds(&self) -> Result<Option<(i64, i64)>, StoreError> {
         self.conn
-            .query_row("SELECT min(min_t), max(max_t) FROM chunks", [], |r| {
-                Ok(
-                    match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
-                        (Some(a), Some(b)) => Some((a, b)),
-                        _ => None,
-                    },
-                )
-            })
+            .query_row(
+                "SELECT min(lo), max(hi) FROM (SELECT min(min_t) AS lo, max(max_t) AS hi \
+                 FROM chunks UNION ALL SELECT min(min_t), max(max_t) FROM open_chunks)",
+                [],
+                |r| {
+                    Ok(
+                        match (r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?) {
+                            (Some(a), Some(b)) => Some((a, b)),
+                            _ => None,
+                        },
+                    )
+                },
+            )
             .map_err(self.err())
     }
 
@@ -402,11 +451,36 @@ impl Store {
         };
         Ok(StoreTotals {
             series: one("SELECT count(*) FROM series")? as u64,
-            chunks: one("SELECT count(*) FROM chunks")? as u64,
-            chunk_bytes: one("SELECT sum(length(data)) FROM chunks")? as u64,
+            chunks: one("SELECT count(*) FROM chunks")? as u64
+                + one("SELECT count(*) FROM open_chunks")? as u64,
+            chunk_bytes: one("SELECT sum(length(data)) FROM chunks")? as u64
+                + one("SELECT sum(length(data)) FROM open_chunks")? as u64,
             rollups: one("SELECT count(*) FROM rollups")? as u64,
             file_bytes: self.size_bytes()?,
+            tables: self.table_bytes()?,
         })
+    }
+
+    /// Pages in use per table and index, from SQLite's `dbstat` virtual table (empty when
+    /// the SQLite build lacks it), largest first.
+    pub fn table_bytes(&self) -> Result<Vec<TableBytes>, StoreError> {
+        let Ok(mut stmt) = self.conn.prepare(
+            "SELECT name, count(*), sum(pgsize), sum(payload) FROM dbstat \
+             GROUP BY name ORDER BY sum(pgsize) DESC, name",
+        ) else {
+            return Ok(Vec::new());
+        };
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TableBytes {
+                    name: r.get(0)?,
+                    pages: r.get::<_, i64>(1)? as u64,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                    payload: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// Rollup points of `series` at resolution `res_ms` with bucket starts in
@@ -449,19 +523,23 @@ impl Store {
 
     /// Every chunk row, for whole-store scans (`tally tsdb stats`).
     pub fn for_each_chunk(&self, mut f: impl FnMut(ChunkRow)) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT series_id, min_t, max_t, sealed, data FROM chunks")
-            .map_err(self.err())?;
-        let mut rows = stmt.query([]).map_err(self.err())?;
-        while let Some(r) = rows.next().map_err(self.err())? {
-            f(ChunkRow {
-                series: r.get::<_, i64>(0).map_err(self.err())? as SeriesId,
-                min_t: r.get(1).map_err(self.err())?,
-                max_t: r.get(2).map_err(self.err())?,
-                sealed: r.get::<_, i64>(3).map_err(self.err())? != 0,
-                data: r.get(4).map_err(self.err())?,
-            });
+        for (table, sealed) in [("chunks", true), ("open_chunks", false)] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT series_id, min_t, max_t, data FROM {table}"
+                ))
+                .map_err(self.err())?;
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                f(ChunkRow {
+                    series: r.get::<_, i64>(0).map_err(self.err())? as SeriesId,
+                    min_t: r.get(1).map_err(self.err())?,
+                    max_t: r.get(2).map_err(self.err())?,
+                    sealed,
+                    data: r.get(3).map_err(self.err())?,
+                });
+            }
         }
         Ok(())
     }
@@ -480,6 +558,22 @@ pub struct StoreTotals {
     pub rollups: u64,
     /// Bytes of the database in use.
     pub file_bytes: u64,
+    /// Pages in use per table and index.
+    pub tables: Vec<TableBytes>,
+}
+
+/// The pages one table or index occupies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableBytes {
+    /// The table or index (`sqlite_autoindex_*` for a primary key's index).
+    pub name: String,
+    /// Pages.
+    pub pages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Bytes of row content in them (the rest is page headers, cell pointers, free
+    /// space).
+    pub payload: u64,
 }
 
 /// What one checkpoint writes.
@@ -568,25 +662,73 @@ mod tests {
         let mut cp = Checkpoint::default();
         cp.series.push((1, up.clone()));
         for (min_t, sealed) in [(0, true), (100, false)] {
+            let mut c = crate::chunk::XorChunk::new();
+            c.append(min_t, 1.0);
+            c.append(min_t + 50, 3.0);
             cp.chunks.push(ChunkRow {
                 series: 1,
                 min_t,
                 max_t: min_t + 50,
                 sealed,
-                data: vec![1, 2, 3],
+                data: c.bytes().to_vec(),
             });
         }
         s.write_checkpoint(&cp).unwrap();
         assert_eq!(s.load_series().unwrap(), vec![(1, up)]);
         assert_eq!(s.chunks(1, 60, 1000).unwrap().len(), 1);
+        assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 2);
         assert_eq!(s.load_partial_chunks().unwrap()[0].min_t, 100);
         assert_eq!(s.time_bounds().unwrap(), Some((0, 150)));
+        assert_eq!(s.totals().unwrap().chunks, 2);
+        // Writing a checkpoint twice changes nothing; sealing the open chunk replaces it.
+        s.write_checkpoint(&cp).unwrap();
+        assert_eq!(s.totals().unwrap().chunks, 2);
+        cp.chunks[1].sealed = true;
+        s.write_checkpoint(&cp).unwrap();
+        assert!(s.load_partial_chunks().unwrap().is_empty());
+        assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 2);
         assert!(s.delete_before(60, 60, &|_| false).unwrap().is_empty());
         assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 1);
-        assert_eq!(s.delete_before(1000, 1000, &|_| false).unwrap(), vec![1]);
+        // The deleted chunk's samples are summarised in a stored 1 minute bucket.
+        let minute = s.rollups(1, 60_000, 0, 0).unwrap();
+        assert_eq!(
+            (minute[0].count, minute[0].sum, minute[0].last),
+            (2, 4.0, 3.0)
+        );
+        assert!(s.delete_before(1000, 1000, &|_| false).unwrap().is_empty());
+        // The other chunk, deleted later, falls in the same bucket: the two combine.
+        let minute = s.rollups(1, 60_000, 0, 0).unwrap();
+        assert_eq!(
+            (minute[0].count, minute[0].sum, minute[0].max),
+            (4, 8.0, 3.0)
+        );
+        let blocks_end = 60_000 * crate::rollup::BLOCK_BUCKETS;
+        assert_eq!(
+            s.delete_before(1000, blocks_end, &|_| false).unwrap(),
+            vec![1]
+        );
         assert!(s.load_series().unwrap().is_empty());
         drop(s);
         // Reopening keeps the format marker.
         Store::open(dir.path(), false).unwrap();
+    }
+
+    #[test]
+    fn other_format_versions_are_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("tally.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID; \
+             INSERT INTO meta VALUES('format', 3);",
+        )
+        .unwrap();
+        drop(conn);
+        let e = Store::open(dir.path(), false).unwrap_err().to_string();
+        assert!(e.contains("format version 3, this tally reads 4"), "{e}");
+        let conn = Connection::open(dir.path().join("tally.db")).unwrap();
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 1);
     }
 }

@@ -8,7 +8,7 @@ use tally_storage::{AppendStats, Rejection};
 
 use super::{ChunkPolicy, Head, MemSeries};
 use crate::index::SeriesId;
-use crate::rollup::RESOLUTIONS_MS;
+use crate::rollup::KEPT_MS;
 
 /// What the head accepts besides order.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +178,7 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
     s.open_dirty = true;
     s.last = Some(sample);
     s.first_t = s.first_t.min(t);
-    for (state, res) in s.rollups.iter_mut().zip(RESOLUTIONS_MS) {
+    for (state, res) in s.rollups.iter_mut().zip(KEPT_MS) {
         if let Some(point) = state.observe(res, t, sample.value) {
             s.finished.push((res, point));
         }

@@ -8,7 +8,7 @@
 
 use super::Head;
 use crate::index::SeriesId;
-use crate::rollup::RESOLUTIONS_MS;
+use crate::rollup::KEPT_MS;
 use crate::store::{Checkpoint, ChunkRow};
 
 /// Per series, how much of its memory a checkpoint copied.
@@ -48,7 +48,7 @@ impl Head {
             let open = if s.open_dirty && !s.open.is_empty() {
                 cp.batch.chunks.extend(row(&s.open, false));
                 // The unfinished buckets too: the log segments that fed them go.
-                for (state, res) in s.rollups.iter().zip(RESOLUTIONS_MS) {
+                for (state, res) in s.rollups.iter().zip(KEPT_MS) {
                     cp.batch
                         .current_rollups
                         .extend(state.current().map(|p| (id, res, *p)));

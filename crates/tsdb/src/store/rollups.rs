@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::chunk::ChunkIter;
 use crate::index::SeriesId;
-use crate::rollup::{block_start, RollupBlock, RollupPoint, BLOCK_BUCKETS};
+use crate::rollup::{block_start, RollupBlock, RollupPoint, BLOCK_BUCKETS, DERIVED_MS};
 
 /// A failure reading rollups.
 #[derive(Debug)]
@@ -168,6 +169,84 @@ pub(crate) fn load_current(
         }
     }
     Ok(out)
+}
+
+/// Before retention deletes the sealed chunks whose newest sample is older than
+/// `horizon`, stores their samples' 1 minute buckets (which are computed from raw samples
+/// while those are kept, and stored only from here on). A bucket whose samples straddle
+/// a deleted and a kept chunk is stored with the deleted part; reads add the kept part.
+pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<(), rusqlite::Error> {
+    let mut stmt = tx
+        .prepare("SELECT series_id, data FROM chunks WHERE max_t < ?1 ORDER BY series_id, min_t")?;
+    let mut rows = stmt.query([horizon])?;
+    let mut points: Vec<(SeriesId, i64, RollupPoint)> = Vec::new();
+    let mut state: Option<(SeriesId, crate::rollup::RollupState)> = None;
+    let flush = |state: Option<(SeriesId, crate::rollup::RollupState)>,
+                 points: &mut Vec<(SeriesId, i64, RollupPoint)>| {
+        if let Some((id, st)) = state {
+            points.extend(st.current().map(|p| (id, DERIVED_MS, *p)));
+        }
+    };
+    while let Some(r) = rows.next()? {
+        let series = r.get::<_, i64>(0)? as SeriesId;
+        let data = r.get_ref(1)?.as_blob()?;
+        if state.as_ref().is_none_or(|(id, _)| *id != series) {
+            flush(state.take(), &mut points);
+            state = Some((series, Default::default()));
+        }
+        if let Some((_, st)) = &mut state {
+            // An undecodable chunk is deleted without a summary, as reads would skip it.
+            for s in ChunkIter::new(data) {
+                if let Some(p) = st.observe(DERIVED_MS, s.timestamp_ms, s.value) {
+                    points.push((series, DERIVED_MS, p));
+                }
+            }
+        }
+    }
+    flush(state, &mut points);
+    drop(rows);
+    merge(tx, &points)
+}
+
+/// Adds buckets to their blocks, combining a bucket with a stored one of the same start
+/// (the two hold disjoint samples), and rewrites each block changed.
+fn merge(
+    tx: &Transaction<'_>,
+    points: &[(SeriesId, i64, RollupPoint)],
+) -> Result<(), rusqlite::Error> {
+    let mut blocks: BTreeMap<Key, Vec<RollupPoint>> = BTreeMap::new();
+    for (series, res, p) in points {
+        let key = (*series, *res, block_start(*res, p.start));
+        blocks.entry(key).or_default().push(*p);
+    }
+    let mut read = tx.prepare_cached(
+        "SELECT data FROM rollups WHERE series_id = ?1 AND res = ?2 AND start = ?3",
+    )?;
+    let mut put = tx.prepare_cached(
+        "INSERT OR REPLACE INTO rollups(series_id, res, start, data) VALUES(?1, ?2, ?3, ?4)",
+    )?;
+    for ((series, res, start), new) in blocks {
+        let stored: Option<Vec<u8>> = read
+            .query_row(params![series as i64, res, start], |r| r.get(0))
+            .optional()?;
+        let mut all: BTreeMap<i64, RollupPoint> = BTreeMap::new();
+        for p in stored
+            .and_then(|d| RollupBlock::points(&d).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(new)
+        {
+            all.entry(p.start)
+                .and_modify(|q| *q = q.combine(&p))
+                .or_insert(p);
+        }
+        let mut block = RollupBlock::new();
+        for p in all.values() {
+            block.push(p);
+        }
+        put.execute(params![series as i64, res, start, block.to_bytes()])?;
+    }
+    Ok(())
 }
 
 /// Deletes blocks that end before `horizon`.

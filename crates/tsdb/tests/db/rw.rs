@@ -99,6 +99,8 @@ fn retention_by_age_with_injected_clock() {
     let clock = FakeClock::at(day);
     let mut o = options(dir.path(), &clock);
     o.retention_ms = Some(day);
+    // Retention keeps the 1 minute buckets of the raw data it deletes for this long.
+    o.rollup_retention_ms = Some(day);
     o.chunk_max_samples = 4;
     let old = labels(&[("__name__", "old")]);
     let new = labels(&[("__name__", "new")]);
