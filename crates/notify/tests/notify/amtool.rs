@@ -5,36 +5,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use tally_notify::clock::SystemClock;
-use tally_notify::{router, Alert, Config, Notifier, NotifierOptions};
+use tally_notify::{Alert, Config, Notifier, NotifierOptions};
 
 use crate::support::labels;
 use crate::support::peers::find_program;
-
-/// tally's API served on `127.0.0.1:0` for as long as it lives.
-struct Served {
-    url: String,
-    _runtime: tokio::runtime::Runtime,
-}
-
-fn serve(n: &Notifier) -> Served {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("binding 127.0.0.1:0");
-    let port = listener.local_addr().expect("local address").port();
-    let app = router(n.clone());
-    runtime.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Served {
-        url: format!("http://127.0.0.1:{port}"),
-        _runtime: runtime,
-    }
-}
+use crate::support::serve;
 
 fn amtool(url: &str, args: &[&str]) -> String {
     let out = Command::new(find_program("amtool"))

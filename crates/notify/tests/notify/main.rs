@@ -13,5 +13,6 @@ mod dispatch;
 mod email;
 mod forward;
 mod fuzz;
+mod prometheus;
 mod slack;
 mod webhook;

@@ -6,6 +6,7 @@ pub mod sink;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tally_model::Labels;
+use tally_notify::{router, Notifier};
 
 /// A fixed start time for clock-driven tests.
 pub fn t0() -> DateTime<Utc> {
@@ -33,4 +34,34 @@ macro_rules! eqnice {
             panic!("\n--- expected\n{:#?}\n--- got\n{:#?}\n", expected, got);
         }
     }};
+}
+
+/// tally's API served on `127.0.0.1:0` for as long as it lives.
+pub struct Served {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The port.
+    pub port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub fn serve(n: &Notifier) -> Served {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("binding 127.0.0.1:0");
+    let port = listener.local_addr().expect("local address").port();
+    let app = router(n.clone());
+    runtime.spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Served {
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+        _runtime: runtime,
+    }
 }

@@ -90,6 +90,40 @@ pub fn alertmanager() -> Peer {
     )
 }
 
+/// Debian's Prometheus evaluating one always-firing alerting rule every second and
+/// sending its alerts (re-sent every second) to the Alertmanager API at
+/// `127.0.0.1:<alertmanager_port>`.
+pub fn prometheus_sending_alerts(alertmanager_port: u16) -> Peer {
+    start("prometheus", Ready::Http("/-/ready"), move |dir, port| {
+        let config = dir.join("prometheus.yml");
+        let rules = dir.join("rules.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  \
+                 alertmanagers:\n    - api_version: v2\n      static_configs:\n        \
+                 - targets: ['127.0.0.1:{alertmanager_port}']\n"
+            ),
+        )
+        .expect("writing prometheus.yml");
+        std::fs::write(
+            &rules,
+            "groups:\n  - name: always\n    rules:\n      - alert: AlwaysFiring\n        \
+             expr: vector(1)\n        labels: { severity: page }\n        \
+             annotations: { summary: 'always firing' }\n",
+        )
+        .expect("writing rules.yml");
+        vec![
+            arg("--config.file=", &config),
+            arg("--storage.tsdb.path=", &dir.join("data")),
+            format!("--web.listen-address=127.0.0.1:{port}").into(),
+            // Alerts evaluated before the Alertmanager list is known are dropped; resend
+            // every second instead of every minute so the next evaluation sends them.
+            "--rules.alert.resend-delay=1s".into(),
+        ]
+    })
+}
+
 /// An SMTP server (`aiosmtpd`, no TLS, no authentication) that stores every message in
 /// the Maildir `<dir>/mail`.
 pub fn smtp_sink() -> Peer {
