@@ -346,8 +346,12 @@ impl Db {
         let (cut, cp) = {
             let mut head = self.head.write();
             let now = (self.opts.clock)();
-            // Series idle for a whole chunk window seal their open chunk (memory).
-            head.seal_idle(now - self.opts.chunk_range_ms);
+            // Series idle for a whole chunk window seal their open chunk (memory). Idle
+            // is measured against the newest sample of any series, not only the clock:
+            // backfilled data (older than the window) would otherwise be sealed at every
+            // checkpoint into many small chunks.
+            let newest = head.newest_time().min(now);
+            head.seal_idle(newest.saturating_sub(self.opts.chunk_range_ms));
             let cut = wal.cut()?;
             self.unsaved_samples.store(0, Ordering::Relaxed);
             (cut, head.take_checkpoint())

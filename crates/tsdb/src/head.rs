@@ -96,6 +96,9 @@ pub(crate) struct Head {
     /// Series created since the last checkpoint (the store does not have them yet).
     unsaved_series: Vec<SeriesId>,
     policy: ChunkPolicy,
+    /// The newest sample time of any series (`i64::MIN` when empty): idleness is
+    /// measured against it, so backfilled data is not cut into small chunks.
+    newest_t: i64,
 }
 
 impl Head {
@@ -107,7 +110,13 @@ impl Head {
             next_id: 1,
             unsaved_series: Vec::new(),
             policy,
+            newest_t: i64::MIN,
         }
+    }
+
+    /// The newest sample time of any series (`i64::MIN` when there is none).
+    pub fn newest_time(&self) -> i64 {
+        self.newest_t
     }
 
     /// Number of series.
@@ -151,6 +160,7 @@ impl Head {
     /// Records, after loading from the store, the span of a series' stored samples and
     /// its newest stored sample (which bounds what may be appended next).
     pub fn note_stored(&mut self, id: SeriesId, min_t: i64, max_t: i64, last: Option<Sample>) {
+        self.newest_t = self.newest_t.max(max_t);
         if let Some(s) = self.series.get_mut(&id) {
             s.first_t = s.first_t.min(min_t);
             if s.last.is_none_or(|l| l.timestamp_ms < max_t) {

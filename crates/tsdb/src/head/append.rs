@@ -149,6 +149,7 @@ impl Head {
             return false;
         }
         push(s, sample, policy);
+        self.newest_t = self.newest_t.max(sample.timestamp_ms);
         true
     }
 

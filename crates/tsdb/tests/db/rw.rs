@@ -318,3 +318,24 @@ fn read_only_open_beside_a_checkpointing_writer_sees_every_committed_sample() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn backfilled_series_are_idle_only_relative_to_newer_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::at(10 * 86_400_000);
+    let o = options(dir.path(), &clock);
+    let db = open(&o);
+    let a = labels(&[("__name__", "a")]);
+    let b = labels(&[("__name__", "b")]);
+    for i in 0..3 {
+        write(&db, &[(&a, i * 15_000, 1.0)]);
+    }
+    db.checkpoint().unwrap();
+    // Days older than the clock, but the newest data there is: the open chunk stays open.
+    assert_eq!(db.samples_in_memory(), 3);
+    write(&db, &[(&b, 3 * 3_600_000, 1.0)]);
+    db.checkpoint().unwrap();
+    // Now `a` has been idle for a chunk window: sealed, written and released.
+    assert_eq!(db.samples_in_memory(), 1);
+    assert_eq!(all(&db, 0, i64::MAX)[0].samples.len(), 3);
+}
