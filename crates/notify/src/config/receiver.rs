@@ -95,7 +95,8 @@ pub struct EmailConfig {
     /// Extra headers; `Subject`, `To` and `From` override the defaults (templates).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// HTML body (template; default tally's HTML summary).
+    /// HTML body (template; default tally's HTML summary). Rendered as text/template,
+    /// not html/template: escape values with Go's `html` function (`{{ html .X }}`).
     pub html: Option<String>,
     /// Plain-text body (template; default tally's text summary).
     pub text: Option<String>,
