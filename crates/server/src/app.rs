@@ -61,6 +61,8 @@ pub struct AppInner {
     pub remote_write: crate::remote_write::RemoteWrite,
     /// Counters of the background jobs.
     pub jobs: crate::jobs::JobMetrics,
+    /// Rules, alerts and notifications.
+    pub alerting: Arc<crate::alerting::Alerting>,
     /// What opening the time-series database recovered.
     pub tsdb_recovery: Mutex<Option<tally_tsdb::OpenReport>>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
@@ -94,7 +96,7 @@ impl App {
         store: Store,
         tsdb: Arc<tally_tsdb::Db>,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, tally::RegistryError> {
+    ) -> Result<Self, crate::ServeError> {
         let limiter = config.rate_limit.map(|r| {
             let per_second = NonZeroU32::new(r.per_second).unwrap_or(NonZeroU32::MIN);
             let burst = NonZeroU32::new(r.burst).unwrap_or(per_second);
@@ -108,6 +110,11 @@ impl App {
         )?;
         let jobs = crate::jobs::JobMetrics::new(&metrics.registry)?;
         crate::storage_metrics::register(&metrics.registry, &tsdb)?;
+        let alerting = Arc::new(crate::alerting::Alerting::open(
+            &config,
+            tsdb.clone(),
+            clock.clone(),
+        )?);
         Ok(Self(Arc::new(AppInner {
             gateway: Mutex::new(gateway),
             store,
@@ -118,6 +125,7 @@ impl App {
             history: crate::history::History::new(),
             remote_write,
             jobs,
+            alerting,
             tsdb_recovery: Mutex::new(None),
             limiter,
             compacting: AtomicBool::new(false),
@@ -362,10 +370,17 @@ pub fn router(app: App) -> Router {
             get(query_api::query_exemplars).post(query_api::query_exemplars),
         )
         .route("/api/v1/status/buildinfo", get(query_api::buildinfo))
+        .route("/api/v1/rules", get(crate::alerting::api::rules))
+        .route("/api/v1/alerts", get(crate::alerting::api::alerts))
+        .route(
+            "/-/reload",
+            post(crate::alerting::api::reload).put(crate::alerting::api::reload),
+        )
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(healthy))
+        .with_state(app.clone())
+        .merge(tally_notify::router(app.alerting.notifier.clone()))
         .layer(DefaultBodyLimit::max(max_body))
-        .route_layer(middleware::from_fn_with_state(app.clone(), record_latency))
+        .route_layer(middleware::from_fn_with_state(app, record_latency))
         .layer(middleware::from_fn(body_too_large_to_413))
-        .with_state(app)
 }

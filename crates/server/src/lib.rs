@@ -10,6 +10,10 @@
 //! - `error.rs`: [`ApiError`], the one error type answers are made of.
 //! - `metrics.rs`: tally's own metrics.
 //! - `config.rs`: [`ServerConfig`].
+//! - `alerting.rs` ([`alerting::Alerting`]) and `alerting/api.rs`: rule evaluation over
+//!   the time-series database, the notifier its alerts go to, reloads (SIGHUP,
+//!   `POST /-/reload`), `/api/v1/rules`, `/api/v1/alerts` and the notifier's
+//!   Alertmanager v2 API.
 //!
 //! A push is parsed outside any lock, applied to the gateway and appended to the log
 //! under the gateway lock (so the log order is the apply order), and answered once the
@@ -27,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alerting;
 mod app;
 mod config;
 pub mod durable;
@@ -69,6 +74,9 @@ pub enum ServeError {
     /// The time-series database could not be opened.
     #[error("time-series database: {0}")]
     Tsdb(#[from] tally_tsdb::DbError),
+    /// Rule files or the alerting configuration are invalid, or the notifier failed.
+    #[error(transparent)]
+    Alerting(#[from] alerting::AlertingError),
 }
 
 /// The time-series database's options for a server configuration: `data_dir/tsdb`.
@@ -114,7 +122,31 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let (app, recovery) = open(config, Arc::new(SystemClock))?;
     tracing::info!(?recovery, addr = %listener.local_addr()?, "tally serve listening");
-    serve_on(listener, app, shutdown).await
+    let hangup = reload_on_sighup(app.clone());
+    let result = serve_on(listener, app, shutdown).await;
+    hangup.abort();
+    result
+}
+
+/// Reloads rule files and the alerting configuration on every SIGHUP.
+fn reload_on_sighup(app: App) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+                return;
+            };
+            while hangups.recv().await.is_some() {
+                let alerting = app.alerting.clone();
+                // Errors are logged by reload itself.
+                let _ = tokio::task::spawn_blocking(move || alerting.reload()).await;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = app;
+    })
 }
 
 /// Runs the server on a bound listener (tests bind port 0 and read the address).
@@ -136,12 +168,17 @@ pub async fn serve_on(
         })
     };
     let mut supervisor = app.start_jobs();
+    app.alerting.start()?;
     let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     expiry.abort();
     supervisor.stop();
+    {
+        let alerting = app.alerting.clone();
+        let _ = tokio::task::spawn_blocking(move || alerting.stop()).await;
+    }
     app.store.close().await?;
     // Everything the time-series log holds goes to the store, so the next start has
     // little to replay.

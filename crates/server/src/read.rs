@@ -32,6 +32,12 @@ pub async fn aggregated(State(app): State<App>, headers: HeaderMap) -> Response 
     app.metrics.series.set(source.series_count() as f64);
     let mut families = source.aggregated();
     families.extend(app.metrics.registry.gather());
+    let mut text = String::new();
+    app.alerting.write_metrics(&mut text);
+    match expfmt::parse(text.as_bytes(), expfmt::Format::Text) {
+        Ok(more) => families.extend(more),
+        Err(e) => tracing::error!(error = %e, "rule and notifier metrics are malformed"),
+    }
     exposition(&headers, &families)
 }
 

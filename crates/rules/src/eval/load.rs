@@ -25,7 +25,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// A file is not a valid rule file.
-    #[error("{path}:{}", errors.iter().map(|e| format!(" {e}")).collect::<Vec<_>>().join(";"))]
+    #[error("{}", errors.iter().map(|e| format!("{path}:{}: {}", e.line, e.message)).collect::<Vec<_>>().join("\n"))]
     Invalid {
         /// The file.
         path: String,

@@ -29,6 +29,10 @@
 //! - `remote_write.rs`: the remote_write receiver in-process over `MemStorage`: golden
 //!   answers per error class, a hostile corpus, encode → store round trips.
 //!
+//! - `rules.rs`: rule files evaluated over pushed metrics on a manual clock: recorded
+//!   series, alert states, `ALERTS`, `/api/v1/rules`, `/api/v1/alerts`, alerts in the
+//!   notifier; reloads with a broken file; a firing alert across a restart.
+//!
 //! Helpers:
 //! - `harness.rs`: the app in-process with a manual clock.
 //! - `live.rs`: the server in-process on a loopback socket.
@@ -59,4 +63,5 @@ mod pusher;
 mod python_clients;
 mod query_api;
 mod remote_write;
+mod rules;
 mod samples;
