@@ -20,6 +20,8 @@ mod bench_remote_write;
 mod gateway_cmds;
 #[path = "e2e/rules_check.rs"]
 mod rules_check;
+#[path = "e2e/rules_serve.rs"]
+mod rules_serve;
 #[path = "e2e/rules_templates.rs"]
 mod rules_templates;
 #[path = "e2e/rules_test.rs"]
