@@ -7,8 +7,9 @@ use crate::deliver::DeliverError;
 
 /// An agent with a per-request time-out that returns HTTP errors as responses.
 pub fn agent(timeout: Duration) -> ureq::Agent {
+    // rustls, so building tally needs no system OpenSSL.
     let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::NativeTls)
+        .provider(ureq::tls::TlsProvider::Rustls)
         .build();
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
