@@ -74,6 +74,26 @@ pub fn prometheus() -> Peer {
     })
 }
 
+/// Debian's Prometheus scraping `target` (`host:port`, labels as the target exposes
+/// them) and evaluating the rule file `rules`, both every second.
+pub fn prometheus_with_rules(target: &str, rules: &Path) -> Peer {
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         rule_files: [{rules:?}]\n\
+         scrape_configs:\n  - job_name: tally\n    honor_labels: true\n    \
+         static_configs: [{{targets: [{target:?}]}}]\n"
+    );
+    start("prometheus", "/-/ready", |dir, port| {
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, &config).expect("writing prometheus.yml");
+        vec![
+            arg("--config.file=", &file),
+            arg("--storage.tsdb.path=", &dir.join("data")),
+            format!("--web.listen-address=127.0.0.1:{port}").into(),
+        ]
+    })
+}
+
 /// Debian's Prometheus as a remote_write receiver (`--web.enable-remote-write-receiver`):
 /// no scrape jobs, so its TSDB holds only what is written to it.
 pub fn prometheus_receiver() -> Peer {
