@@ -256,6 +256,15 @@ impl XorChunk {
         }
     }
 
+    /// An empty chunk with room for `bytes` bytes of encoding, so that a chunk expected to
+    /// grow to about that size is allocated once instead of reallocated as it doubles.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            ..Self::new()
+        }
+    }
+
     /// Appends a sample. The caller guarantees `t` is after the last sample's time (the
     /// head checks the order before appending). A sample that breaks that contract is
     /// dropped, so the chunk stays decodable; debug builds panic instead. Any value is

@@ -47,6 +47,10 @@ use crate::wal::{self, Wal};
 /// Milliseconds since the epoch, from an injectable clock.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
+/// A checkpoint that copied at least this many bytes of chunks returns free heap pages
+/// to the system afterwards (`memory.rs`).
+const RELEASE_AFTER_BYTES: usize = 1 << 20;
+
 /// The wall clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| {
@@ -358,14 +362,22 @@ impl Db {
         };
         self.store.lock().write_checkpoint(&cp.batch)?;
         self.head.write().release(&cp);
-        wal.remove_before(cut)?;
-        self.last_checkpoint_ms
-            .store((self.opts.clock)(), Ordering::Relaxed);
-        Ok(CheckpointReport {
+        let report = CheckpointReport {
             series: cp.batch.series.len(),
             chunks: cp.batch.chunks.len(),
             rollups: cp.batch.rollups.len(),
-        })
+        };
+        let copied: usize = cp.batch.chunks.iter().map(|c| c.data.len()).sum();
+        drop(cp);
+        // What the checkpoint copied and released is free now: give it back, when that is
+        // worth an allocator walk (a busy server's checkpoints copy megabytes).
+        if copied >= RELEASE_AFTER_BYTES {
+            crate::memory::release_free_memory();
+        }
+        wal.remove_before(cut)?;
+        self.last_checkpoint_ms
+            .store((self.opts.clock)(), Ordering::Relaxed);
+        Ok(report)
     }
 
     /// Whether a checkpoint is due: `interval_ms` passed since the last one, or
@@ -665,7 +677,7 @@ fn load_store(opts: &Options, store: &Store) -> Result<(Head, OpenReport), DbErr
 
 /// How many times a read-only open reads the store and the log again because a writer's
 /// checkpoint moved data from one to the other meanwhile.
-const READ_ONLY_ATTEMPTS: usize = 20;
+const READ_ONLY_ATTEMPTS: usize = 200;
 
 /// The store, then the log, read without changing anything, consistently even while a
 /// writer checkpoints. A checkpoint that commits to the store after the store was read

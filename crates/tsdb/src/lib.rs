@@ -17,6 +17,7 @@
 //! - [`wal`]: the write-ahead log (`docs/format/tsdb-wal.md`).
 //! - [`store`]: the SQLite file (`docs/format/tsdb-store.md`).
 //! - [`rollup`]: 1 minute and 1 hour buckets (count, sum, min, max, last).
+//! - `memory.rs`: returning freed heap pages to the system after a checkpoint.
 //!
 //! # Example
 //!
@@ -46,6 +47,7 @@ pub mod chunk;
 mod db;
 mod head;
 pub mod index;
+mod memory;
 pub mod rollup;
 pub mod store;
 pub mod wal;

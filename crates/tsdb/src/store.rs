@@ -228,29 +228,48 @@ impl Store {
     /// For every series with chunks: its oldest and newest stored sample times and its
     /// newest stored sample (decoded from its newest chunk).
     pub fn series_bounds(&self) -> Result<Vec<SeriesBounds>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "WITH c AS (SELECT series_id, min_t, max_t, data FROM chunks \
-                   UNION ALL SELECT series_id, min_t, max_t, data FROM open_chunks) \
-                 SELECT c.series_id, b.lo, c.max_t, c.data FROM c JOIN \
-                   (SELECT series_id, min(min_t) AS lo, max(min_t) AS hi FROM c \
-                    GROUP BY series_id) b \
-                 ON c.series_id = b.series_id AND c.min_t = b.hi",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| {
-                let data: Vec<u8> = r.get(3)?;
-                Ok((
-                    r.get::<_, i64>(0)? as SeriesId,
-                    r.get(1)?,
-                    r.get(2)?,
-                    crate::chunk::ChunkIter::new(&data).last(),
-                ))
-            })
-            .map_err(self.err())?;
-        rows.collect::<Result<_, _>>().map_err(self.err())
+        // Per series: its oldest and newest sealed starts (from the index alone), the
+        // newest sealed chunk (one index lookup each), then its open chunk copy, which is
+        // newer than every sealed chunk of the series when present.
+        let newest_of = |data: &[u8]| crate::chunk::ChunkIter::new(data).last();
+        let mut bounds: std::collections::BTreeMap<SeriesId, (i64, i64, i64, Option<Sample>)> =
+            std::collections::BTreeMap::new();
+        {
+            let mut spans = self
+                .conn
+                .prepare("SELECT series_id, min(min_t), max(min_t) FROM chunks GROUP BY series_id")
+                .map_err(self.err())?;
+            let mut newest = self
+                .conn
+                .prepare("SELECT max_t, data FROM chunks WHERE series_id = ?1 AND min_t = ?2")
+                .map_err(self.err())?;
+            let mut rows = spans.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let id: i64 = r.get(0).map_err(self.err())?;
+                let lo: i64 = r.get(1).map_err(self.err())?;
+                let hi: i64 = r.get(2).map_err(self.err())?;
+                let (max_t, last) = newest
+                    .query_row(params![id, hi], |r| {
+                        Ok((r.get::<_, i64>(0)?, newest_of(r.get_ref(1)?.as_blob()?)))
+                    })
+                    .map_err(self.err())?;
+                bounds.insert(id as SeriesId, (lo, hi, max_t, last));
+            }
+        }
+        for row in self.chunks_where("open_chunks", "1", [])? {
+            let last = newest_of(&row.data);
+            let entry = bounds
+                .entry(row.series)
+                .or_insert((row.min_t, row.min_t, row.max_t, last));
+            entry.0 = entry.0.min(row.min_t);
+            if row.min_t >= entry.1 {
+                (entry.1, entry.2, entry.3) = (row.min_t, row.max_t, last);
+            }
+        }
+        Ok(bounds
+            .into_iter()
+            .map(|(id, (lo, _, max_t, last))| (id, lo, max_t, last))
+            .collect())
     }
 
     /// Chunks of `series` overlapping `[mint, maxt]` (sealed ones, then its checkpointed
