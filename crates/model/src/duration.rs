@@ -1,6 +1,12 @@
 //! Durations in Prometheus' syntax (`model.ParseDuration`): units `y`, `w`, `d`, `h`,
 //! `m`, `s`, `ms`, each at most once and largest first (`1h30m`, `5m`, `90s`), or a
 //! bare `0`. No fractions, no sign, no spaces. A year is 365 days.
+//!
+//! ```
+//! use tally_model::duration::parse_duration;
+//! assert_eq!(parse_duration("1m30s"), Ok(90_000));
+//! assert!(parse_duration("30m1h").is_err());
+//! ```
 
 /// Why a duration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

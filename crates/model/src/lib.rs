@@ -4,6 +4,8 @@
 //!
 //! - [`Labels`] (`labels.rs`): an immutable, sorted label set in two allocations.
 //! - [`name`]: metric and label name grammars (legacy and UTF-8) and escaping schemes.
+//! - [`duration`]: Prometheus' duration syntax (`1h30m`, `5m`, `500ms`), the one parser
+//!   every crate uses for rule files, configuration, flags and query parameters.
 //! - [`Sample`] (`sample.rs`): a timestamped value, and the staleness NaN.
 //! - [`MetricFamily`], [`Metric`], [`MetricValue`] (`family.rs`): typed families as
 //!   expositions carry them (counter, gauge, histogram, summary, unknown, and
@@ -32,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod duration;
 mod exemplar;
 pub mod expfmt;
 mod family;

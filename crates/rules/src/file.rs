@@ -5,7 +5,7 @@
 //! - `file/yaml.rs`: the first YAML document as a tree of nodes with lines (duplicate
 //!   mapping keys are errors, as in Go's yaml.v3);
 //! - `file/decode.rs`: the tree into raw groups and rules, strictly (unknown fields,
-//!   wrong kinds, bad durations via `file/duration.rs`);
+//!   wrong kinds, bad durations via `tally_model::duration`);
 //! - `file/validate.rs`: Prometheus' `rulefmt` checks (names, one of record/alert,
 //!   PromQL, templates), building the model below.
 //!
@@ -15,14 +15,13 @@
 //! are accepted.
 
 mod decode;
-mod duration;
 mod validate;
 mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub use duration::{parse_duration, DurationError};
+pub use tally_model::duration::{parse_duration, DurationError};
 
 /// One rule file.
 #[derive(Debug, Clone, Default, PartialEq)]

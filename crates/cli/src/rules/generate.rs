@@ -145,34 +145,9 @@ impl Thresholds {
     }
 }
 
-/// Whether `s` is a Prometheus duration: one or more `<digits><unit>`, units from
-/// largest to smallest, each at most once.
+/// Whether `s` is a Prometheus duration ([`tally_model::duration`]).
 fn is_duration(s: &str) -> bool {
-    const UNITS: [&str; 7] = ["y", "w", "d", "h", "m", "s", "ms"];
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut any = false;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        // "ms" before "m": the longest unit that matches.
-        let Some(unit) = UNITS[next_unit..]
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| rest.starts_with(**u))
-            .max_by_key(|(_, u)| u.len())
-            .map(|(i, u)| (next_unit + i, u.len()))
-        else {
-            return false;
-        };
-        rest = &rest[unit.1..];
-        next_unit = unit.0 + 1;
-        any = true;
-    }
-    any
+    tally_model::duration::parse_duration(s).is_ok()
 }
 
 /// A YAML single-quoted scalar: no escapes but `''` for a quote.

@@ -21,47 +21,13 @@ impl Duration {
         chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
     }
 
-    /// Parses `1h30m`; `None` when the text is not a duration.
+    /// Parses `1h30m` ([`tally_model::duration`]); `None` when the text is not a
+    /// duration.
     pub fn parse(text: &str) -> Option<Self> {
-        if text == "0" {
-            return Some(Self::default());
-        }
-        let mut rest = text;
-        let mut total_ms: u64 = 0;
-        let mut last_unit = u64::MAX;
-        if rest.is_empty() {
-            return None;
-        }
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                return None;
-            }
-            let number: u64 = rest[..digits].parse().ok()?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let unit_ms: u64 = match &rest[..unit_len] {
-                "y" => 365 * 86_400_000,
-                "w" => 7 * 86_400_000,
-                "d" => 86_400_000,
-                "h" => 3_600_000,
-                "m" => 60_000,
-                "s" => 1_000,
-                "ms" => 1,
-                _ => return None,
-            };
-            if unit_ms >= last_unit {
-                return None;
-            }
-            last_unit = unit_ms;
-            total_ms = total_ms.checked_add(number.checked_mul(unit_ms)?)?;
-            rest = &rest[unit_len..];
-        }
-        Some(Self(std::time::Duration::from_millis(total_ms)))
+        let ms = tally_model::duration::parse_duration(text).ok()?;
+        Some(Self(std::time::Duration::from_millis(
+            u64::try_from(ms).ok()?,
+        )))
     }
 }
 

@@ -21,42 +21,7 @@ pub(crate) enum Item {
 
 /// Parses a Prometheus duration (`0`, `1m30s`, `10s53ms`, ...) into milliseconds.
 pub(crate) fn parse_duration(s: &str) -> Option<i64> {
-    if s == "0" {
-        return Some(0);
-    }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let b = s.as_bytes();
-    let (mut i, mut total, mut next_unit) = (0, 0i64, 0);
-    if b.is_empty() {
-        return None;
-    }
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if start == i {
-            return None;
-        }
-        let n: i64 = s[start..i].parse().ok()?;
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &s[ustart..i];
-        let k = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
-        total = total.checked_add(n.checked_mul(UNITS[k].1)?)?;
-        next_unit = k + 1;
-    }
-    Some(total)
+    tally_model::duration::parse_duration(s).ok()
 }
 
 fn is_name_start(c: char) -> bool {

@@ -6,9 +6,9 @@
 //! Scalars of any YAML type are accepted where a string is expected (`name: 1`,
 //! `x: true`), as yaml.v3 does; null reads as the empty string.
 
-use super::duration::parse_duration;
 use super::yaml::{Node, NodeKind};
 use super::FileError;
+use tally_model::duration::parse_duration;
 
 /// A scalar string with its line.
 #[derive(Debug, Clone, PartialEq)]
