@@ -17,7 +17,7 @@
 //! - [`wal`]: the write-ahead log (`docs/format/tsdb-wal.md`).
 //! - [`store`]: the SQLite file (`docs/format/tsdb-store.md`).
 //! - [`rollup`]: 1 minute and 1 hour buckets (count, sum, min, max, last).
-//! - `memory.rs`: returning freed heap pages to the system after a checkpoint.
+//! - `memory.rs`: allocator arenas capped, freed heap pages returned after a checkpoint.
 //!
 //! # Example
 //!

@@ -1,4 +1,5 @@
-//! Giving freed heap memory back to the operating system after a checkpoint.
+//! Keeping resident memory close to the live heap: fewer allocator arenas, and freed pages
+//! given back to the operating system after a checkpoint.
 //!
 //! A checkpoint frees what the head held since the previous one (sealed chunks, the
 //! copies it wrote). glibc's allocator keeps freed memory in the arena of the thread that
@@ -8,24 +9,60 @@
 //! remote-write`, 93 MB resident for 16 MB in use. `malloc_trim(0)` walks every arena and
 //! returns the free pages inside the heaps too (`madvise(MADV_DONTNEED)`).
 //!
-//! This is the crate's only `unsafe`: one call into the C library, which takes no
-//! pointers and locks each arena itself. Elsewhere (other C libraries, other allocators)
-//! it does nothing.
+//! A database opened for writing also caps glibc's arenas at one per core (its default is
+//! eight per core): each request's short-lived buffers land in the arena of the thread
+//! that decodes it, and fewer arenas reuse each other's freed memory instead of each
+//! growing to the load's peak. Measured with the same bench on 2 cores: 77 MB resident
+//! after the load with the default, 44 MB with 2 arenas, ingest rate unchanged within the
+//! machine's noise (437,000 and 450,000 samples/s).
+//!
+//! These are the crate's only `unsafe` code: calls into the C library that take no
+//! pointers and lock the allocator themselves. Elsewhere (other C libraries, other
+//! allocators) they do nothing.
 
-/// Returns free heap pages to the operating system (glibc only; otherwise nothing).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-pub(crate) fn release_free_memory() {
+mod glibc {
     unsafe extern "C" {
         fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        fn mallopt(param: std::os::raw::c_int, value: std::os::raw::c_int) -> std::os::raw::c_int;
     }
-    // SAFETY: `malloc_trim` has no preconditions: it reads no caller memory and takes the
-    // allocator's locks itself, so it may run beside allocations on other threads.
-    unsafe {
-        malloc_trim(0);
+
+    /// `M_ARENA_MAX` from glibc's `malloc.h`.
+    const M_ARENA_MAX: std::os::raw::c_int = -8;
+
+    pub(super) fn trim() {
+        // SAFETY: `malloc_trim` has no preconditions: it reads no caller memory and takes
+        // the allocator's locks itself, so it may run beside allocations on other threads.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+
+    pub(super) fn arena_max(n: usize) {
+        let n = std::os::raw::c_int::try_from(n).unwrap_or(std::os::raw::c_int::MAX);
+        // SAFETY: as above; `mallopt` only sets a tunable, under the allocator's lock.
+        unsafe {
+            mallopt(M_ARENA_MAX, n);
+        }
+    }
+}
+
+/// Caps the allocator's arenas at one per core (glibc only; otherwise nothing). Process
+/// wide; later calls change nothing.
+pub(crate) fn limit_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            glibc::arena_max(cores.max(2));
+        });
     }
 }
 
 /// Returns free heap pages to the operating system (glibc only; otherwise nothing).
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub(crate) fn release_free_memory() {}
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    glibc::trim();
+}
