@@ -14,6 +14,8 @@ mod append;
 mod checkpoint;
 mod read;
 
+use std::hash::BuildHasher as _;
+
 use hashbrown::HashMap;
 use tally_model::{Labels, Sample};
 
@@ -87,10 +89,15 @@ impl MemSeries {
 }
 
 /// Every series in memory, by id and by label set, and the inverted index.
-#[derive(Debug)]
+///
+/// Memory per series matters (issue 5: at most 1 KiB resident per active series), so a
+/// label set is held once, in its [`MemSeries`]: the by-label table holds only ids,
+/// hashed by the series' labels. Series are boxed so the by-id table's spare slots cost
+/// a pointer, not a whole `MemSeries`.
 pub(crate) struct Head {
-    ids: HashMap<Labels, SeriesId>,
-    series: HashMap<SeriesId, MemSeries>,
+    ids: hashbrown::HashTable<SeriesId>,
+    hasher: hashbrown::DefaultHashBuilder,
+    series: HashMap<SeriesId, Box<MemSeries>>,
     index: Index,
     next_id: SeriesId,
     /// Series created since the last checkpoint (the store does not have them yet).
@@ -104,7 +111,8 @@ pub(crate) struct Head {
 impl Head {
     pub fn new(policy: ChunkPolicy) -> Self {
         Self {
-            ids: HashMap::new(),
+            ids: hashbrown::HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             series: HashMap::new(),
             index: Index::new(),
             next_id: 1,
@@ -131,18 +139,33 @@ impl Head {
 
     /// A series by id.
     pub fn get(&self, id: SeriesId) -> Option<&MemSeries> {
-        self.series.get(&id)
+        self.series.get(&id).map(|s| &**s)
+    }
+
+    /// The id of a label set, if the head holds it.
+    pub fn id_of(&self, labels: &Labels) -> Option<SeriesId> {
+        let hash = self.hasher.hash_one(labels);
+        let series = &self.series;
+        self.ids
+            .find(hash, |id| {
+                series.get(id).is_some_and(|s| s.labels == *labels)
+            })
+            .copied()
     }
 
     /// Adds a series known to the store or the log. `saved` says whether the store has
     /// it already. Ids must arrive in increasing order; a repeat is ignored.
     pub fn insert_series(&mut self, id: SeriesId, labels: Labels, saved: bool) {
-        if self.series.contains_key(&id) || self.ids.contains_key(&labels) {
+        if self.series.contains_key(&id) || self.id_of(&labels).is_some() {
             return;
         }
         self.index.add(id, &labels);
-        self.ids.insert(labels.clone(), id);
-        self.series.insert(id, MemSeries::new(labels));
+        let hash = self.hasher.hash_one(&labels);
+        self.series.insert(id, Box::new(MemSeries::new(labels)));
+        let (series, hasher) = (&self.series, &self.hasher);
+        self.ids.insert_unique(hash, id, |id| {
+            series.get(id).map_or(0, |s| hasher.hash_one(&s.labels))
+        });
         self.next_id = self.next_id.max(id + 1);
         if !saved {
             self.unsaved_series.push(id);
@@ -153,7 +176,10 @@ impl Head {
     pub fn remove_series(&mut self, id: SeriesId) {
         if let Some(s) = self.series.remove(&id) {
             self.index.remove(id, &s.labels);
-            self.ids.remove(&s.labels);
+            let hash = self.hasher.hash_one(&s.labels);
+            if let Ok(entry) = self.ids.find_entry(hash, |other| *other == id) {
+                entry.remove();
+            }
         }
     }
 
@@ -235,7 +261,10 @@ impl Head {
 
     /// Bytes of heap the series hold (chunks and labels; maps and index excluded).
     pub fn series_heap_size(&self) -> usize {
-        self.series.values().map(MemSeries::heap_size).sum()
+        self.series
+            .values()
+            .map(|s| s.heap_size() + std::mem::size_of::<MemSeries>())
+            .sum()
     }
 
     /// Number of samples in memory chunks.

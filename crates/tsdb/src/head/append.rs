@@ -53,7 +53,7 @@ pub(crate) struct Staged {
 impl Head {
     /// The id and newest sample of a label set, if the head holds it.
     pub fn lookup(&self, labels: &Labels) -> Option<(SeriesId, Option<Sample>)> {
-        let id = *self.ids.get(labels)?;
+        let id = self.id_of(labels)?;
         Some((id, self.series.get(&id).and_then(|s| s.last)))
     }
 
@@ -68,8 +68,8 @@ impl Head {
         let mut resolved: Vec<Option<SeriesId>> = Vec::with_capacity(batch.new_labels.len());
         let mut fresh = 0usize;
         for labels in &batch.new_labels {
-            let id = match self.ids.get(labels) {
-                Some(id) => Some(*id),
+            let id = match self.id_of(labels) {
+                Some(id) => Some(id),
                 None if self.series.len() + fresh >= limits.max_series => None,
                 None => {
                     fresh += 1;
