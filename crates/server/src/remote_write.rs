@@ -67,6 +67,7 @@
 
 pub mod proto;
 
+mod borrowed;
 mod decode;
 mod error;
 mod metadata;

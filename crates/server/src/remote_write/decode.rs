@@ -43,6 +43,26 @@ pub(crate) fn decode(body: &[u8], config: &RemoteWriteConfig) -> Result<Batch, W
         .map_err(|e| WriteError::Snappy(e.to_string()))?;
     let shape = scan(&raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
     check_shape(&shape, config)?;
+    if let Some(batch) = super::borrowed::decode(&raw, &shape, config) {
+        return Ok(batch);
+    }
+    decode_checked(raw, shape, config)
+}
+
+/// [`decode`] without the borrowed fast path, for comparing the two in tests.
+#[cfg(test)]
+pub(crate) fn decode_general(raw: &[u8], config: &RemoteWriteConfig) -> Result<Batch, WriteError> {
+    let shape = scan(raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
+    check_shape(&shape, config)?;
+    decode_checked(raw.to_vec(), shape, config)
+}
+
+/// Decodes with `prost` a request whose shape passed the limits, and validates it.
+fn decode_checked(
+    raw: Vec<u8>,
+    shape: Shape,
+    config: &RemoteWriteConfig,
+) -> Result<Batch, WriteError> {
     let request =
         WriteRequest::decode(raw.as_slice()).map_err(|e| WriteError::Protobuf(e.to_string()))?;
     drop(raw);
