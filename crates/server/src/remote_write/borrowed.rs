@@ -222,6 +222,64 @@ mod tests {
         }
     }
 
+    fn same(got: &Batch, want: &Batch) -> bool {
+        let bits = |s: &[Sample]| -> Vec<(i64, u64)> {
+            s.iter()
+                .map(|x| (x.timestamp_ms, x.value.to_bits()))
+                .collect()
+        };
+        got.samples == want.samples
+            && got.series.len() == want.series.len()
+            && got
+                .series
+                .iter()
+                .zip(&want.series)
+                .all(|((gl, gs), (wl, ws))| gl == wl && bits(gs) == bits(ws))
+    }
+
+    proptest::proptest! {
+        /// Whenever the borrowed path answers, `prost` and the validation answer the
+        /// same; and it answers for every plain valid request. Names and values come
+        /// from a small alphabet so that empty, duplicate and missing names occur.
+        #[test]
+        fn borrowed_decoding_agrees_with_prost(
+            series in proptest::collection::vec(
+                (
+                    proptest::collection::vec(
+                        (
+                            proptest::sample::select(vec!["__name__", "a", "b", ""]),
+                            proptest::sample::select(vec!["up", "x", ""]),
+                        ),
+                        0..4,
+                    ),
+                    proptest::collection::vec((proptest::num::i64::ANY, proptest::num::f64::ANY), 0..3),
+                ),
+                0..4,
+            ),
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..3),
+        ) {
+            let shaped: Vec<TestSeries<'_>> =
+                series.iter().map(|(l, s)| (l.as_slice(), s.as_slice())).collect();
+            let mut raw = request(&shaped);
+            let config = RemoteWriteConfig::default();
+            let want = super::super::decode::decode_general(&raw, &config);
+            if let Ok(shape) = scan(&raw) {
+                match decode(&raw, &shape, &config) {
+                    Some(got) => proptest::prop_assert!(want.as_ref().is_ok_and(|w| same(&got, w))),
+                    None => proptest::prop_assert!(want.is_err()),
+                }
+            }
+            // Trailing bytes: whatever the fast path accepts, prost accepts the same way.
+            raw.extend(noise);
+            if let Ok(shape) = scan(&raw) {
+                if let Some(got) = decode(&raw, &shape, &config) {
+                    let want = super::super::decode::decode_general(&raw, &config);
+                    proptest::prop_assert!(want.as_ref().is_ok_and(|w| same(&got, w)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn anything_unusual_goes_the_general_way() {
         // No metric name; a duplicate name; an empty name; a label too long.
