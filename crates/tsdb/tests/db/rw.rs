@@ -339,3 +339,40 @@ fn backfilled_series_are_idle_only_relative_to_newer_data() {
     assert_eq!(db.samples_in_memory(), 1);
     assert_eq!(all(&db, 0, i64::MAX)[0].samples.len(), 3);
 }
+
+#[test]
+fn minute_buckets_outlive_the_raw_samples_retention_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = FakeClock::at(0);
+    let mut o = options(dir.path(), &clock);
+    o.retention_ms = Some(1_000_000);
+    o.chunk_max_samples = 2;
+    let db = open(&o);
+    let g = labels(&[("__name__", "g")]);
+    for i in 0..4 {
+        write(&db, &[(&g, i * 15_000, i as f64)]);
+    }
+    db.checkpoint().unwrap();
+    // The chunk of 0 s and 15 s goes; 30 s and 45 s stay: one minute bucket, split.
+    clock.set(1_020_000);
+    db.apply_retention().unwrap();
+    assert_eq!(all(&db, 0, i64::MAX)[0].samples.len(), 2);
+    let minute = |db: &tally_tsdb::Db| {
+        db.select_rollups(&[Matcher::metric_name("g")], 60_000, 0, 0)
+            .unwrap()[0]
+            .1
+            .clone()
+    };
+    let p = minute(&db)[0];
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max, p.last),
+        (4, 6.0, 0.0, 3.0, 3.0)
+    );
+    // And after the rest goes too, from the store alone.
+    write(&db, &[(&g, 1_000_000, 9.0)]);
+    db.checkpoint().unwrap();
+    clock.set(1_999_000);
+    db.apply_retention().unwrap();
+    let p = minute(&db)[0];
+    assert_eq!((p.count, p.sum, p.last), (4, 6.0, 3.0));
+}
