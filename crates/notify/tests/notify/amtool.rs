@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use tally_notify::clock::SystemClock;
 use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_testkit::find_program;
 
 use crate::support::labels;
-use crate::support::peers::find_program;
 use crate::support::serve;
 
 fn amtool(url: &str, args: &[&str]) -> String {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tally_notify::clock::ManualClock;
 use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_testkit::{mails, smtp_sink};
 
-use crate::support::peers::{mails, smtp_sink};
 use crate::support::{at, labels, t0};
 use crate::webhook::fast_retry;
 

@@ -10,9 +10,9 @@ use tally_notify::deliver::RetryPolicy;
 use tally_notify::forward::{ForwardOptions, Forwarder};
 use tally_notify::stats::Stats;
 use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_testkit::alertmanager;
 
 use crate::support::labels;
-use crate::support::peers::alertmanager;
 
 /// How long Alertmanager may take to show what was sent (bounded polling of an external
 /// process).

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tally_notify::clock::SystemClock;
 use tally_notify::{Config, Notifier, NotifierOptions};
+use tally_testkit::prometheus_sending_alerts;
 
-use crate::support::peers::prometheus_sending_alerts;
 use crate::support::serve;
 
 #[test]

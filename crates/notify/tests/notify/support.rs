@@ -1,7 +1,6 @@
-//! Helpers shared by the tests: real peers ([`peers`]), a recording HTTP server
-//! ([`sink`]), label and time shorthands.
+//! Helpers shared by the tests: a recording HTTP server ([`sink`]), label and time
+//! shorthands. Real peers come from `tally-testkit`.
 
-pub mod peers;
 pub mod sink;
 
 use chrono::{DateTime, TimeZone, Utc};
