@@ -9,7 +9,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod support {
-    pub mod peers;
     pub mod run;
     pub mod server;
 }
@@ -31,10 +30,12 @@ mod tsdb_cmds;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
-use support::peers::{self, Peer};
 use support::run::{tally, Run};
+use tally_testkit::{
+    alertmanager, find_program, prometheus, pushgateway, python_client, run_with_input, Peer,
+};
 
 const VALID_TEXT: &str = "\
 # HELP http_requests_total Requests handled.
@@ -292,18 +293,12 @@ fn compare_with_promtool(ours: &Run, promtool: &BTreeSet<(String, String)>) {
 /// `promtool check metrics` on `input`: its lint problems as (metric, text). Fails the
 /// test if promtool finds a format error.
 fn promtool_problems(input: &[u8]) -> BTreeSet<(String, String)> {
-    use std::io::Write as _;
-    let mut child = Command::new(peers::find_program("promtool"))
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting promtool");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input).expect("writing promtool's stdin");
-    drop(stdin);
-    let output = child.wait_with_output().expect("waiting for promtool");
+    let output = run_with_input(
+        &find_program("promtool"),
+        &["check", "metrics"],
+        input,
+        Duration::from_secs(30),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     // 0: clean, 3: lint problems only; anything else is a format error or a crash.
     assert!(
@@ -376,13 +371,13 @@ fn check_peer(peer: &Peer) -> bool {
 
 #[test]
 fn prometheus_metrics_pass() {
-    let peer = peers::prometheus();
+    let peer = prometheus();
     check_peer(&peer);
 }
 
 #[test]
 fn pushgateway_metrics_pass_with_pushed_groups() {
-    let peer = peers::pushgateway();
+    let peer = pushgateway();
     let body = "# TYPE batch_records_total counter\n\
                 # HELP batch_records_total Records processed.\n\
                 batch_records_total{stage=\"load\"} 42\n\
@@ -409,13 +404,13 @@ fn pushgateway_metrics_pass_with_pushed_groups() {
 
 #[test]
 fn alertmanager_metrics_pass() {
-    let peer = peers::alertmanager();
+    let peer = alertmanager();
     check_peer(&peer);
 }
 
 #[test]
 fn python_client_metrics_pass_in_both_formats() {
-    let peer = peers::python_client();
+    let peer = python_client();
     assert!(
         check_peer(&peer),
         "prometheus_client should answer OpenMetrics when asked"

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use tally_storage::{MatchOp, Matcher, MemStorage, SelectHints, Storage};
+use tally_testkit::{prometheus_receiver, Peer};
 
-use crate::support::peers;
 use crate::support::run::{tally, Run};
 
 /// The bench's JSON report of a successful run.
@@ -17,7 +17,7 @@ fn report(run: &Run) -> serde_json::Value {
 }
 
 /// One PromQL instant query against Prometheus: its `data.result`.
-fn query_result(prometheus: &peers::Peer, promql: &str, time_ms: i64) -> serde_json::Value {
+fn query_result(prometheus: &Peer, promql: &str, time_ms: i64) -> serde_json::Value {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -38,7 +38,7 @@ fn query_result(prometheus: &peers::Peer, promql: &str, time_ms: i64) -> serde_j
 }
 
 /// One PromQL instant query against Prometheus, its single result's value.
-fn query(prometheus: &peers::Peer, promql: &str, time_ms: i64) -> String {
+fn query(prometheus: &Peer, promql: &str, time_ms: i64) -> String {
     let result = query_result(prometheus, promql, time_ms);
     result[0]["value"][1]
         .as_str()
@@ -48,7 +48,7 @@ fn query(prometheus: &peers::Peer, promql: &str, time_ms: i64) -> String {
 
 #[test]
 fn every_series_and_sample_arrives_in_prometheus() {
-    let prometheus = peers::prometheus_receiver();
+    let prometheus = prometheus_receiver();
     let run = tally(
         &[
             "bench",

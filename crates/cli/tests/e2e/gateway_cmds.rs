@@ -239,7 +239,7 @@ fn rules_generate_writes_a_file_promtool_accepts() {
 
     let dir = TempDir::new().expect("temporary directory");
     let file = write(dir.path(), "functions.rules.yml", &run.stdout);
-    let promtool = std::process::Command::new(crate::support::peers::find_program("promtool"))
+    let promtool = std::process::Command::new(tally_testkit::find_program("promtool"))
         .args(["check", "rules", &file])
         .output()
         .expect("running promtool");

@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::peers;
+use tally_testkit::find_program;
+
 use crate::support::run::tally;
 
 fn corpus(dir: &str) -> Vec<PathBuf> {
@@ -36,7 +37,7 @@ fn marked_line(path: &Path) -> Option<usize> {
 
 /// `promtool check rules FILE`: whether it accepted the file, and what it said.
 fn promtool_accepts(path: &str) -> (bool, String) {
-    let output = Command::new(peers::find_program("promtool"))
+    let output = Command::new(find_program("promtool"))
         .args(["check", "rules", path])
         .output()
         .expect("running promtool");

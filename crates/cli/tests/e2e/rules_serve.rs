@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tally_testkit::{alertmanager, prometheus_with_rules};
 use tempfile::TempDir;
 
-use crate::support::peers;
 use crate::support::server::{agent, Server};
 
 /// How long to wait for something that happens on the next evaluation (every second)
@@ -53,7 +53,7 @@ fn get_json(url: &str) -> Value {
 
 #[test]
 fn alerts_reach_a_real_alertmanager_and_rules_reload_on_sighup() {
-    let am = peers::alertmanager();
+    let am = alertmanager();
     let dir = TempDir::new().expect("temporary directory");
     let rules = dir.path().join("batch.yml");
     std::fs::write(&rules, RULES).expect("writing the rule file");
@@ -201,7 +201,7 @@ fn rules_and_alerts_api_answer_as_prometheus_does() {
         .expect("pushing");
     assert_eq!(answer.status(), 200);
     // Prometheus scrapes the same series from tally's /metrics and runs the same file.
-    let prometheus = peers::prometheus_with_rules(&format!("127.0.0.1:{}", server.port), &rules);
+    let prometheus = prometheus_with_rules(&format!("127.0.0.1:{}", server.port), &rules);
 
     // Both have evaluated every rule and hold one firing and one pending alert.
     let settled = |base: &dyn Fn(&str) -> String| {

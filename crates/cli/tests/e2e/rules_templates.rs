@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 use tally_model::Labels;
 use tally_promql::VectorSample;
 use tally_rules::template::{self, TemplateData};
-
-use crate::support::peers;
+use tally_testkit::find_program;
 
 /// The annotations under test: every function promtool 2.42 has, and printing.
 const ANNOTATIONS: &[(&str, &str)] = &[
@@ -165,7 +164,7 @@ fn annotations_expand_as_promtool_expands_them() {
     let test_file = dir.path().join("tests.yml");
     std::fs::write(&test_file, tests.to_string()).expect("writing the test file");
 
-    let output = Command::new(peers::find_program("promtool"))
+    let output = Command::new(find_program("promtool"))
         .args(["test", "rules", "tests.yml"])
         .current_dir(dir.path())
         .output()

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::peers;
+use tally_testkit::find_program;
+
 use crate::support::run::tally;
 
 fn corpus() -> Vec<PathBuf> {
@@ -21,7 +22,7 @@ fn corpus() -> Vec<PathBuf> {
 
 #[test]
 fn same_verdicts_as_promtool_test_rules() {
-    let promtool = peers::find_program("promtool");
+    let promtool = find_program("promtool");
     let files = corpus();
     assert!(files.len() >= 10, "corpus too small: {files:?}");
     let mut disagreements = Vec::new();
@@ -77,7 +78,7 @@ fn failure_lines(text: &str) -> Vec<String> {
 
 #[test]
 fn failures_are_worded_as_promtool_words_them() {
-    let promtool = peers::find_program("promtool");
+    let promtool = find_program("promtool");
     for file in corpus() {
         let name = file.file_name().expect("a file name").to_string_lossy();
         if !name.starts_with("fail-") || PARSER_WORDED.contains(&name.as_ref()) {

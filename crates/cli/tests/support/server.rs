@@ -1,22 +1,15 @@
 //! A `tally serve` child process on a loopback port, for end-to-end tests.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tempfile::TempDir;
+use tally_testkit::{Peer, Ready};
 
-/// How long the server may take to answer `/-/ready`. Generous: this waits for a process
-/// to start, it times nothing under test.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A `tally serve` child with its data in a temporary directory; killed by its PID and
-/// reaped on drop.
+/// A `tally serve` child with its data in its temporary directory; killed by its PID and
+/// reaped on drop (a [`Peer`]).
 pub struct Server {
-    child: Child,
+    peer: Peer,
     /// The port it listens on.
     pub port: u16,
-    _dir: TempDir,
 }
 
 impl Server {
@@ -25,77 +18,33 @@ impl Server {
     }
 
     /// Starts `tally serve` with `extra` arguments after the listen address and data
-    /// directory.
+    /// directory, and waits until it answers `/-/ready`.
     pub fn start_with(extra: &[&str]) -> Self {
-        let mut last_log = String::new();
-        // Another attempt when the port picked was taken by the time the server bound it.
-        for _ in 0..3 {
-            let dir = TempDir::new().expect("creating a temporary directory");
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("binding 127.0.0.1:0")
-                .port();
-            let log = std::fs::File::create(dir.path().join("serve.log")).expect("creating log");
-            let child = Command::new(env!("CARGO_BIN_EXE_tally"))
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_tally"));
+        let peer = Peer::start(binary, Ready::Http("/-/ready"), |command, dir, port| {
+            command
                 .args([
                     "serve",
                     "--listen",
                     &format!("127.0.0.1:{port}"),
                     "--data-dir",
                 ])
-                .arg(dir.path().join("data"))
+                .arg(dir.join("data"))
                 .args(extra)
-                .env_remove("TALLY_CONFIG")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("cloning the log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("starting tally serve");
-            let mut server = Server {
-                child,
-                port,
-                _dir: dir,
-            };
-            if server.wait_ready() {
-                return server;
-            }
-            last_log =
-                std::fs::read_to_string(server._dir.path().join("serve.log")).unwrap_or_default();
-        }
-        panic!("tally serve exited before it was ready, 3 times; last log:\n{last_log}");
-    }
-
-    /// Polls `/-/ready` until 200; `false` if the process exited first.
-    fn wait_ready(&mut self) -> bool {
-        let agent = agent();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if agent
-                .get(self.url("/-/ready"))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return true;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tally serve did not get ready within {READY_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                .env_remove("TALLY_CONFIG");
+        });
+        let port = peer.port();
+        Server { peer, port }
     }
 
     /// The server's process id (to signal it).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.peer.pid()
     }
 
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.peer.url(path)
     }
 
     /// The body of a `GET` (any status).
@@ -126,14 +75,6 @@ impl Server {
                     .collect()
             })
             .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // `Child::kill` signals exactly this PID; wait reaps it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
