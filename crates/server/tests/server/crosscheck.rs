@@ -24,19 +24,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tally_server::remote_write::proto::{encode_body, Label, Sample, TimeSeries, WriteRequest};
 use tally_server::ServerConfig;
+use tally_testkit::prometheus_receiver;
 use tempfile::TempDir;
 
 use crate::http::Http;
 use crate::live::LiveServer;
-use crate::peers::{find_program, ChildGuard};
-use crate::process::free_port;
 
 /// Interval between samples of every series (ms).
 const SCRAPE_MS: i64 = 15_000;
@@ -343,55 +339,6 @@ fn series(first: i64) -> Vec<TimeSeries> {
     out
 }
 
-/// Starts Debian's Prometheus with the remote_write receiver on, no scrape jobs, a
-/// temporary storage directory, on a free loopback port; waits until it is ready.
-fn start_prometheus(dir: &Path) -> (ChildGuard, Http) {
-    let program = find_program("prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-    let log = dir.join("prometheus.log");
-    for attempt in 0..3 {
-        let port = free_port();
-        let out = File::create(&log).unwrap();
-        let err = out.try_clone().unwrap();
-        let child = Command::new(&program)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join(format!("data{attempt}")).display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-        let mut child = ChildGuard(child);
-        let http = Http::new(format!("127.0.0.1:{port}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(_)) = child.0.try_wait() {
-                break; // the port was taken, most likely: try another
-            }
-            if http.get("/-/ready").is_ok_and(|r| r.status == 200) {
-                return (child, http);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus was not ready within 30 s; log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!(
-        "prometheus exited before it was ready, 3 times; last log:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
 /// Percent-encodes a query parameter.
 fn encode(s: &str) -> String {
     s.bytes()
@@ -561,8 +508,8 @@ fn promql_answers_match_prometheus_on_identical_data() {
 
     let dir = TempDir::new().unwrap();
     let server = LiveServer::start(ServerConfig::default(), &dir.path().join("tally"));
-    let prometheus_dir = TempDir::new().unwrap();
-    let (_prometheus, prometheus) = start_prometheus(prometheus_dir.path());
+    let prometheus_peer = prometheus_receiver();
+    let prometheus = Http::new(prometheus_peer.addr());
     let tally = server.http();
 
     // The same requests to both: one per series, so each stays small.

@@ -37,9 +37,10 @@
 //! - `harness.rs`: the app in-process with a manual clock.
 //! - `live.rs`: the server in-process on a loopback socket.
 //! - `process.rs`: the `tally` binary as a child process.
-//! - `peers.rs`: programs on `PATH`, child-process guards, Prometheus.
 //! - `http.rs`: a blocking HTTP client.
 //! - `samples.rs`: expositions as `name{labels}` → value maps, compared with a diff.
+//! - from `tally-testkit`: real peers (programs on `PATH`, Debian's Prometheus, the
+//!   Python client), child-process guards.
 //!
 //! Every test is bounded in time: waits for processes and ports poll with deadlines, and
 //! nothing sleeps to test timing logic. Peers run on loopback ports picked by binding port
@@ -55,7 +56,6 @@ mod harness;
 mod history;
 mod http;
 mod live;
-mod peers;
 mod process;
 mod prometheus;
 mod prometheus_remote_write;

@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use tally_server::ServerConfig;
+use tally_testkit::{find_program, prometheus_scraping, run_with_input};
 use tempfile::TempDir;
 
 use crate::http::Http;
 use crate::live::LiveServer;
-use crate::peers::{find_program, run_with_input, Prometheus};
 use crate::samples::{diff, fmt_float, series, Samples};
 
 /// Three instances of a service with one family of each pushable type; `c` is deleted
@@ -96,8 +96,8 @@ fn prometheus_scrapes_the_aggregated_view() {
         "10 + 20 + 40 retired"
     );
 
-    let prometheus = Prometheus::scraping(&server.addr.to_string());
-    let api = prometheus.http();
+    let prometheus = prometheus_scraping(&server.addr.to_string());
+    let api = Http::new(prometheus.addr());
     let query = "/api/v1/query?query=%7Bjob%3D%22demo%22%7D";
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

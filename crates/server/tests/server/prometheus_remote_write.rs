@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use tally_server::ServerConfig;
 use tally_storage::{Matcher, SelectHints, Storage as _};
+use tally_testkit::prometheus_with_config;
 use tempfile::TempDir;
 
 use crate::http::Http;
 use crate::live::LiveServer;
-use crate::peers::Prometheus;
 
 /// How long Prometheus may take to scrape and send (it scrapes every second and sends
 /// within 100 ms).
@@ -142,7 +142,7 @@ fn prometheus_remote_writes_its_own_series_to_tally() {
     let dir = TempDir::new().unwrap();
     let server = LiveServer::start(ServerConfig::default(), dir.path());
     let tally = server.addr;
-    let prometheus = Prometheus::with_config(|port| {
+    let prometheus = prometheus_with_config(|port| {
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
              scrape_configs:\n  - job_name: prometheus\n    \
@@ -153,7 +153,7 @@ fn prometheus_remote_writes_its_own_series_to_tally() {
              metadata_config:\n      send_interval: 1s\n"
         )
     });
-    let api = prometheus.http();
+    let api = Http::new(prometheus.addr());
 
     // Until tally holds three scrapes of every compared series and, up to the newest
     // time it holds all of them, exactly what Prometheus stored.

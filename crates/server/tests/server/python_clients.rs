@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tally_server::ServerConfig;
+use tally_testkit::{python_with_modules, ChildGuard};
 use tempfile::TempDir;
 
 use crate::live::LiveServer;
-use crate::peers::{python_with_client, ChildGuard};
 use crate::samples::{assert_samples_eq, fmt_float, series, with_prefix, Samples};
 
 const PROCESSES: usize = 20;
@@ -81,7 +81,7 @@ fn expected(all: &[Totals]) -> Samples {
 
 #[test]
 fn python_clients_push_retry_restart_delete_and_totals_are_exact() {
-    let python = python_with_client();
+    let python = python_with_modules(&["prometheus_client"]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/server/clients.py");
     let dir = TempDir::new().unwrap();
     let server = LiveServer::start(ServerConfig::default(), dir.path());
