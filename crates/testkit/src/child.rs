@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::peer::POLL_INTERVAL;
+use crate::poll::poll_until;
 
 /// A child process killed (by its PID) and reaped when dropped, so a test that fails
 /// half-way leaves no process behind.
@@ -24,15 +24,16 @@ impl ChildGuard {
     pub fn wait_output(&mut self, deadline: Instant, what: &str) -> Output {
         let stdout = read_on_thread(self.0.stdout.take().map(|p| Box::new(p) as _));
         let stderr = read_on_thread(self.0.stderr.take().map(|p| Box::new(p) as _));
-        let status = loop {
-            match self.0.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => {}
-                Err(e) => panic!("{what}: waiting: {e}"),
-            }
-            assert!(Instant::now() < deadline, "{what} did not finish in time");
-            std::thread::sleep(POLL_INTERVAL);
-        };
+        let child = &mut self.0;
+        let status = poll_until(
+            deadline,
+            || {
+                child
+                    .try_wait()
+                    .unwrap_or_else(|e| panic!("{what}: waiting: {e}"))
+            },
+            || format!("{what} did not finish in time"),
+        );
         Output {
             status,
             stdout: stdout.join().expect("reading stdout"),

@@ -33,8 +33,9 @@
 //!     metric of each kind.
 //!   - `smtp.rs`: [`smtp_sink`] (`aiosmtpd` into a Maildir) and [`mails`], what it got.
 //!
-//! Every wait is bounded ([`READY_TIMEOUT`] for readiness) and polls an external process;
-//! nothing here sleeps to time the code under test.
+//! Every wait is bounded ([`READY_TIMEOUT`] for readiness) and polls an external process
+//! (`poll.rs`, the one place that sleeps); nothing here sleeps to time the code under
+//! test.
 //!
 //! # Example
 //!
@@ -72,6 +73,7 @@
 mod alertmanager;
 mod child;
 mod peer;
+mod poll;
 mod program;
 mod prometheus;
 mod pushgateway;

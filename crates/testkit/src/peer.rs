@@ -10,13 +10,12 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::poll::poll_until;
+
 /// How long a peer may take to become ready. Generous: this waits for a process to start
 /// (Prometheus opens its TSDB first, `tally serve` replays its log), it times nothing
 /// under test.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Pause between polls of an external process (readiness, exit).
-pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Attempts at starting a peer: another attempt is made when the port picked turned out
 /// to be taken by the time the peer bound it (the peer exits before it is ready).
@@ -113,29 +112,31 @@ impl Peer {
             .http_status_as_error(false)
             .build()
             .into();
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            let up = match ready {
-                Ready::Http(path) => agent
-                    .get(&self.url(path))
-                    .call()
-                    .is_ok_and(|r| r.status() == 200),
-                Ready::Tcp => TcpStream::connect(self.addr()).is_ok(),
-            };
-            if up {
-                return true;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} was not ready ({ready:?}) within {READY_TIMEOUT:?}; log:\n{}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        let (url, addr) = (self.url(""), self.addr());
+        let (name, log) = (&self.name, &self.log);
+        let child = &mut self.child;
+        poll_until(
+            Instant::now() + READY_TIMEOUT,
+            || {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return Some(false);
+                }
+                let up = match ready {
+                    Ready::Http(path) => agent
+                        .get(&format!("{url}{path}"))
+                        .call()
+                        .is_ok_and(|r| r.status() == 200),
+                    Ready::Tcp => TcpStream::connect(addr).is_ok(),
+                };
+                up.then_some(true)
+            },
+            || {
+                format!(
+                    "{name} was not ready ({ready:?}) within {READY_TIMEOUT:?}; log:\n{}",
+                    read_log(log)
+                )
+            },
+        )
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -165,7 +166,7 @@ impl Peer {
 
     /// What it wrote to stdout and stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        read_log(&self.log)
     }
 
     /// `kill -9`, and reap it. Panics if either fails (e.g. it was reaped already).
@@ -190,23 +191,22 @@ impl Peer {
             .status()
             .expect("running kill -TERM");
         assert!(status.success(), "kill -TERM {pid} failed");
-        let deadline = Instant::now() + timeout;
-        loop {
-            let exited = self
-                .child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("waiting for {}: {e}", self.name));
-            if let Some(status) = exited {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit within {timeout:?} of SIGTERM; log:\n{}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        let (name, log) = (&self.name, &self.log);
+        let child = &mut self.child;
+        poll_until(
+            Instant::now() + timeout,
+            || {
+                child
+                    .try_wait()
+                    .unwrap_or_else(|e| panic!("waiting for {name}: {e}"))
+            },
+            || {
+                format!(
+                    "{name} did not exit within {timeout:?} of SIGTERM; log:\n{}",
+                    read_log(log)
+                )
+            },
+        )
     }
 }
 
@@ -217,6 +217,11 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The log so far; empty when it cannot be read.
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
 }
 
 /// A loopback port that was free a moment ago (bind port 0, read it, release it). Another
@@ -233,4 +238,59 @@ pub(crate) fn flag_path(flag: &str, path: &Path) -> OsString {
     let mut arg = OsString::from(flag);
     arg.push(path);
     arg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::find_program;
+
+    /// `python3 -m http.server` on the peer's port: a small real program to start.
+    fn http_server() -> Peer {
+        Peer::start(
+            &find_program("python3"),
+            Ready::Http("/"),
+            |command, _dir, port| {
+                command
+                    .args(["-m", "http.server", "--bind", "127.0.0.1"])
+                    .arg(port.to_string());
+            },
+        )
+    }
+
+    #[test]
+    fn a_started_peer_answers_and_is_killed_and_reaped_on_drop() {
+        let peer = http_server();
+        assert!(TcpStream::connect(peer.addr()).is_ok());
+        let (pid, dir) = (peer.pid(), peer.dir().to_owned());
+        assert!(dir.join("peer.log").is_file());
+        drop(peer);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} is left"
+        );
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+
+    #[test]
+    fn ready_by_tcp_accept() {
+        let peer = Peer::start(&find_program("python3"), Ready::Tcp, |command, _, port| {
+            command.args(["-m", "http.server", "--bind", "127.0.0.1"]);
+            command.arg(port.to_string());
+        });
+        assert!(peer.url("/x").ends_with(&format!(":{}/x", peer.port())));
+    }
+
+    #[test]
+    fn sigterm_returns_the_exit_status() {
+        let mut peer = http_server();
+        let status = peer.sigterm(Duration::from_secs(10));
+        assert!(!status.success(), "{status}");
+    }
+
+    #[test]
+    #[should_panic(expected = "exited before it was ready, 3 times")]
+    fn a_program_that_exits_fails_after_three_attempts() {
+        let _ = Peer::start(&find_program("false"), Ready::Tcp, |_, _, _| {});
+    }
 }
