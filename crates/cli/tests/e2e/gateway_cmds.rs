@@ -255,6 +255,18 @@ fn rules_generate_writes_a_file_promtool_accepts() {
         "{}",
         String::from_utf8_lossy(&promtool.stdout)
     );
+    // tally's own checker agrees, and the rules run: the server loads the file.
+    let check = tally(&["rules", "check", &file], None);
+    check.assert_code(0);
+    assert!(check.stdout.contains("SUCCESS: 7 rules found"), "{check}");
+    let with_rules = Server::start_with(&["--rules", &file]);
+    let rules: serde_json::Value =
+        serde_json::from_str(&with_rules.get("/api/v1/rules")).expect("rules JSON");
+    assert_eq!(
+        rules["data"]["groups"][0]["rules"].as_array().map(Vec::len),
+        Some(7),
+        "{rules}"
+    );
 }
 
 #[test]
