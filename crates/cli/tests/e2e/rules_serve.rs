@@ -5,6 +5,7 @@
 //! running the same file; the built-in notifier (`--alerting-config`) delivering a v4
 //! webhook payload.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,6 +41,30 @@ fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Writes `rules` to `dir/batch.yml` and starts `tally serve` evaluating it and sampling
+/// the aggregated view every second, with `extra` flags; then pushes 3 failed jobs of
+/// `job="nightly"`. Returns the server and the rule file's path.
+fn serve_rules(dir: &Path, rules: &str, extra: &[&str]) -> (Server, PathBuf) {
+    let file = dir.join("batch.yml");
+    std::fs::write(&file, rules).expect("writing the rule file");
+    let mut args = vec![
+        "--rules",
+        file.to_str().expect("UTF-8 path"),
+        "--evaluation-interval",
+        "1s",
+        "--sample-interval",
+        "1s",
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start_with(&args);
+    let answer = agent()
+        .put(server.url("/metrics/job/nightly/instance/a"))
+        .send("# TYPE jobs_failed_total counter\njobs_failed_total 3\n")
+        .expect("pushing");
+    assert_eq!(answer.status(), 200);
+    (server, file)
+}
+
 fn get_json(url: &str) -> Value {
     let body = agent()
         .get(url)
@@ -55,26 +80,17 @@ fn get_json(url: &str) -> Value {
 fn alerts_reach_a_real_alertmanager_and_rules_reload_on_sighup() {
     let am = alertmanager();
     let dir = TempDir::new().expect("temporary directory");
-    let rules = dir.path().join("batch.yml");
-    std::fs::write(&rules, RULES).expect("writing the rule file");
-    let server = Server::start_with(&[
-        "--rules",
-        rules.to_str().expect("UTF-8 path"),
-        "--evaluation-interval",
-        "1s",
-        "--sample-interval",
-        "1s",
-        "--external-url",
-        "http://tally.test:9091",
-        "--alertmanager-url",
-        &am.url(""),
-    ]);
     let before = chrono::Utc::now();
-    let answer = agent()
-        .put(server.url("/metrics/job/nightly/instance/a"))
-        .send("# TYPE jobs_failed_total counter\njobs_failed_total 3\n")
-        .expect("pushing");
-    assert_eq!(answer.status(), 200);
+    let (server, rules) = serve_rules(
+        dir.path(),
+        RULES,
+        &[
+            "--external-url",
+            "http://tally.test:9091",
+            "--alertmanager-url",
+            &am.url(""),
+        ],
+    );
 
     let alert = poll("the alert in Alertmanager", || {
         get_json(&am.url("/api/v2/alerts"))
@@ -184,22 +200,7 @@ const CROSSCHECK_RULES: &str = r#"groups:
 #[test]
 fn rules_and_alerts_api_answer_as_prometheus_does() {
     let dir = TempDir::new().expect("temporary directory");
-    let rules = dir.path().join("batch.yml");
-    std::fs::write(&rules, CROSSCHECK_RULES).expect("writing the rule file");
-    let rules_arg = rules.to_str().expect("UTF-8 path");
-    let server = Server::start_with(&[
-        "--rules",
-        rules_arg,
-        "--evaluation-interval",
-        "1s",
-        "--sample-interval",
-        "1s",
-    ]);
-    let answer = agent()
-        .put(server.url("/metrics/job/nightly/instance/a"))
-        .send("# TYPE jobs_failed_total counter\njobs_failed_total 3\n")
-        .expect("pushing");
-    assert_eq!(answer.status(), 200);
+    let (server, rules) = serve_rules(dir.path(), CROSSCHECK_RULES, &[]);
     // Prometheus scrapes the same series from tally's /metrics and runs the same file.
     let prometheus = prometheus_with_rules(&format!("127.0.0.1:{}", server.port), &rules);
 
@@ -289,8 +290,6 @@ impl Hook {
 fn alerts_reach_a_webhook_through_the_built_in_notifier() {
     let hook = Hook::start();
     let dir = TempDir::new().expect("temporary directory");
-    let rules = dir.path().join("batch.yml");
-    std::fs::write(&rules, RULES).expect("writing the rule file");
     let alerting = dir.path().join("alerting.yml");
     std::fs::write(
         &alerting,
@@ -302,21 +301,11 @@ fn alerts_reach_a_webhook_through_the_built_in_notifier() {
         ),
     )
     .expect("writing the alerting configuration");
-    let server = Server::start_with(&[
-        "--rules",
-        rules.to_str().expect("UTF-8 path"),
-        "--alerting-config",
-        alerting.to_str().expect("UTF-8 path"),
-        "--evaluation-interval",
-        "1s",
-        "--sample-interval",
-        "1s",
-    ]);
-    let answer = agent()
-        .put(server.url("/metrics/job/nightly/instance/a"))
-        .send("# TYPE jobs_failed_total counter\njobs_failed_total 3\n")
-        .expect("pushing");
-    assert_eq!(answer.status(), 200);
+    let (server, _) = serve_rules(
+        dir.path(),
+        RULES,
+        &["--alerting-config", alerting.to_str().expect("UTF-8 path")],
+    );
 
     let payload = poll("a webhook payload", || hook.bodies().first().cloned());
     assert_eq!(payload["version"], "4", "{payload}");
