@@ -392,6 +392,24 @@ impl XorChunk {
         self.buf.capacity()
     }
 
+    /// Cuts the chunk: returns its samples as a new chunk whose buffer is exactly as long
+    /// as the encoding, and leaves `self` empty but keeping its buffer for the next chunk.
+    ///
+    /// This is how the head seals a series' open chunk. The open chunk's buffer lives as
+    /// long as the series, so it stays where it was first allocated; the cut copy lives
+    /// only until a checkpoint writes it, beside other short-lived allocations. (Sealing
+    /// by moving the buffer out and allocating a new one scattered every series' open
+    /// chunk across pages otherwise freed by the checkpoint, which kept them resident.)
+    pub fn cut(&mut self) -> XorChunk {
+        // `Vec::clone` allocates exactly the length.
+        let cut = self.clone();
+        self.buf.clear();
+        self.count = 0;
+        self.free = 0;
+        self.state = CodecState::START;
+        cut
+    }
+
     /// Releases unused buffer capacity, e.g. when the head cuts the chunk and keeps it in
     /// memory. Appending afterwards reallocates.
     pub fn shrink_to_fit(&mut self) {

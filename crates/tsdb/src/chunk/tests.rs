@@ -347,6 +347,38 @@ fn reopened_chunks_append_like_new_ones() {
     }
 }
 
+#[test]
+fn a_cut_chunk_is_exact_and_the_open_one_restarts_in_its_buffer() {
+    let first: Vec<(i64, f64)> = (0..130)
+        .map(|i| (T0 + i * 15_000, i as f64 / 7.0))
+        .collect();
+    let second: Vec<(i64, f64)> = (130..200)
+        .map(|i| (T0 + i * 15_000, (i % 3) as f64))
+        .collect();
+    let mut open = chunk_of(&first);
+    let capacity = open.heap_size();
+    let cut = open.cut();
+    assert_eq!(cut, chunk_of(&first));
+    assert_eq!(cut.heap_size(), cut.bytes().len(), "the cut copy is exact");
+    assert!(open.is_empty());
+    assert_eq!(open.bytes(), [0]);
+    assert_eq!((open.min_time(), open.last()), (None, None));
+    assert_eq!(
+        open.heap_size(),
+        capacity,
+        "the open chunk keeps its buffer"
+    );
+    for &(t, v) in &second {
+        open.append(t, v);
+    }
+    assert_eq!(
+        open,
+        chunk_of(&second),
+        "appending after a cut starts a new chunk"
+    );
+    assert_eq!(open.heap_size(), capacity);
+}
+
 #[cfg(debug_assertions)]
 #[test]
 #[should_panic(expected = "is not after")]

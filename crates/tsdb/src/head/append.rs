@@ -171,12 +171,10 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
     if let Some(first) = s.open.min_time() {
         let other_window = t.div_euclid(policy.range_ms) != first.div_euclid(policy.range_ms);
         if s.open.len() >= policy.max_samples || other_window {
-            // The next chunk of a series is usually about as big as the last one: one
-            // allocation of that size (plus an eighth) instead of a doubling sequence,
-            // whose discarded buffers fragment the heap under load.
-            let size = s.open.bytes().len();
-            let next = crate::chunk::XorChunk::with_capacity(size + size / 8 + 8);
-            let full = std::mem::replace(&mut s.open, next);
+            // The open chunk keeps its buffer (the next chunk is usually about as big as
+            // the last); the sealed copy, freed at the next checkpoint, is a new exact-size
+            // allocation. See `XorChunk::cut`.
+            let full = s.open.cut();
             s.sealed.push(full);
         }
     }
