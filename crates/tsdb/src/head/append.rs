@@ -159,11 +159,21 @@ impl Head {
         for s in self.series.values_mut() {
             if s.last.is_some_and(|l| l.timestamp_ms < before) && !s.open.is_empty() {
                 let full = std::mem::take(&mut s.open);
-                s.sealed.push(full);
+                push_sealed(s, full);
                 s.open_dirty = false;
             }
         }
     }
+}
+
+/// Adds a cut chunk to the series' sealed list, growing the list 1, 2, 4, ... slots
+/// rather than `Vec`'s first step of 4: most series hold one sealed chunk between
+/// checkpoints, and a slot is a whole `XorChunk` (88 bytes).
+fn push_sealed(s: &mut MemSeries, chunk: crate::chunk::XorChunk) {
+    if s.sealed.len() == s.sealed.capacity() {
+        s.sealed.reserve_exact(s.sealed.len().max(1));
+    }
+    s.sealed.push(chunk);
 }
 
 fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
@@ -175,7 +185,7 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
             // the last); the sealed copy, freed at the next checkpoint, is a new exact-size
             // allocation. See `XorChunk::cut`.
             let full = s.open.cut();
-            s.sealed.push(full);
+            push_sealed(s, full);
         }
     }
     s.open.append(t, sample.value);
@@ -186,5 +196,40 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
         if let Some(point) = state.observe(res, t, sample.value) {
             s.finished.push((res, point));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_chunks_are_kept_in_a_list_grown_one_power_of_two_at_a_time() {
+        let policy = ChunkPolicy {
+            max_samples: 4,
+            range_ms: 1 << 40,
+        };
+        let mut head = Head::new(policy);
+        let labels = Labels::from_pairs([("__name__", "up")]).unwrap();
+        head.insert_series(1, labels, false);
+        let mut capacities = Vec::new();
+        for t in 0..40 {
+            assert!(head.append_sample(1, Sample::new(t * 1_000, t as f64)));
+            let s = head.get(1).unwrap();
+            if capacities.last() != Some(&s.sealed.capacity()) {
+                capacities.push(s.sealed.capacity());
+            }
+        }
+        assert_eq!(capacities, [0, 1, 2, 4, 8, 16]);
+        let s = head.get(1).unwrap();
+        let all: Vec<_> = s
+            .sealed
+            .iter()
+            .chain([&s.open])
+            .flat_map(|c| c.iter())
+            .map(|p| p.timestamp_ms)
+            .collect();
+        assert_eq!(all, (0..40).map(|t| t * 1_000).collect::<Vec<_>>());
+        assert!(s.sealed.iter().all(|c| c.heap_size() == c.bytes().len()));
     }
 }

@@ -32,6 +32,14 @@ impl Head {
             }
         }
         cp.series_taken = self.unsaved_series.len();
+        // Sized once: the rows of a busy head's checkpoint run to megabytes, and a
+        // doubling `Vec` would leave its discarded buffers as holes in the heap.
+        let rows = self
+            .series
+            .values()
+            .map(|s| s.sealed.len() + usize::from(s.open_dirty && !s.open.is_empty()))
+            .sum();
+        cp.batch.chunks.reserve_exact(rows);
         for (&id, s) in &self.series {
             let row = |c: &crate::chunk::XorChunk, sealed| {
                 Some(ChunkRow {
