@@ -279,7 +279,7 @@ impl Db {
         let lock = if read_only {
             None
         } else {
-            crate::memory::limit_arenas();
+            crate::memory::limit_allocator_arenas();
             std::fs::create_dir_all(&opts.dir).map_err(dir_err)?;
             let file = std::fs::OpenOptions::new()
                 .create(true)

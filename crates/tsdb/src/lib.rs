@@ -56,3 +56,4 @@ pub use db::{
     system_clock, CheckpointReport, Clock, Db, DbCounters, DbError, OpenReport, Options,
     RetentionReport,
 };
+pub use memory::limit_allocator_arenas;
