@@ -43,8 +43,9 @@ pub(crate) struct MemSeries {
     pub open: XorChunk,
     /// Whether `open` changed since the last checkpoint wrote it.
     pub open_dirty: bool,
-    /// Complete chunks not yet written to the store, oldest first.
-    pub sealed: Vec<XorChunk>,
+    /// Complete chunks not yet written to the store, oldest first. Shared with the
+    /// checkpoint that writes them (no copy), and never changed.
+    pub sealed: Vec<std::sync::Arc<XorChunk>>,
     /// The newest sample, for the ordering rule.
     pub last: Option<Sample>,
     /// The oldest sample time the database holds for this series (store included).
@@ -74,7 +75,7 @@ impl MemSeries {
     pub fn mem_min_t(&self) -> Option<i64> {
         self.sealed
             .first()
-            .and_then(XorChunk::min_time)
+            .and_then(|c| c.min_time())
             .or_else(|| self.open.min_time())
     }
 
@@ -82,8 +83,12 @@ impl MemSeries {
     pub fn heap_size(&self) -> usize {
         self.labels.heap_size()
             + self.open.heap_size()
-            + self.sealed.iter().map(XorChunk::heap_size).sum::<usize>()
-            + self.sealed.capacity() * std::mem::size_of::<XorChunk>()
+            + self
+                .sealed
+                .iter()
+                .map(|c| c.heap_size() + 16 + std::mem::size_of::<XorChunk>())
+                .sum::<usize>()
+            + self.sealed.capacity() * std::mem::size_of::<std::sync::Arc<XorChunk>>()
             + self.finished.capacity() * std::mem::size_of::<(i64, RollupPoint)>()
     }
 }
@@ -271,7 +276,7 @@ impl Head {
     pub fn samples_in_memory(&self) -> usize {
         self.series
             .values()
-            .map(|s| s.open.len() + s.sealed.iter().map(XorChunk::len).sum::<usize>())
+            .map(|s| s.open.len() + s.sealed.iter().map(|c| c.len()).sum::<usize>())
             .sum()
     }
 }

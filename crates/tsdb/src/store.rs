@@ -66,7 +66,43 @@ pub struct ChunkRow {
     /// chunk and is replaced by the next checkpoint.
     pub sealed: bool,
     /// The encoded chunk (`docs/format/chunk.md`).
-    pub data: Vec<u8>,
+    pub data: ChunkData,
+}
+
+/// The bytes of a [`ChunkRow`]: owned (read from the store, or a checkpoint's copy of an
+/// open chunk), or shared with the head's sealed chunk a checkpoint takes it from, which
+/// is immutable: a checkpoint does not copy the sealed chunks it writes (a busy head's
+/// run to megabytes). Derefs to the encoding; cloning a shared one costs a reference
+/// count increment.
+#[derive(Debug, Clone)]
+pub enum ChunkData {
+    /// Bytes of its own.
+    Owned(Vec<u8>),
+    /// A sealed chunk of the head.
+    Shared(std::sync::Arc<crate::chunk::XorChunk>),
+}
+
+impl std::ops::Deref for ChunkData {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            ChunkData::Owned(v) => v,
+            ChunkData::Shared(c) => c.bytes(),
+        }
+    }
+}
+
+impl PartialEq for ChunkData {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Vec<u8>> for ChunkData {
+    fn from(v: Vec<u8>) -> Self {
+        ChunkData::Owned(v)
+    }
 }
 
 /// The SQLite file and its prepared layout.
@@ -308,7 +344,7 @@ impl Store {
                     min_t: r.get(1)?,
                     max_t: r.get(2)?,
                     sealed,
-                    data: r.get(3)?,
+                    data: ChunkData::Owned(r.get(3)?),
                 })
             })
             .map_err(self.err())?;
@@ -347,7 +383,7 @@ impl Store {
                 .prepare_cached("DELETE FROM open_chunks WHERE series_id = ?1 AND min_t <= ?2")
                 .map_err(err)?;
             for c in batch.chunks.iter().filter(|c| c.sealed) {
-                ins.execute(params![c.series as i64, c.min_t, c.max_t, c.data])
+                ins.execute(params![c.series as i64, c.min_t, c.max_t, &*c.data])
                     .map_err(err)?;
                 superseded
                     .execute(params![c.series as i64, c.min_t])
@@ -360,7 +396,7 @@ impl Store {
                 )
                 .map_err(err)?;
             for c in batch.chunks.iter().filter(|c| !c.sealed) {
-                open.execute(params![c.series as i64, c.min_t, c.max_t, c.data])
+                open.execute(params![c.series as i64, c.min_t, c.max_t, &*c.data])
                     .map_err(err)?;
             }
             rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
@@ -556,7 +592,7 @@ impl Store {
                     min_t: r.get(1).map_err(self.err())?,
                     max_t: r.get(2).map_err(self.err())?,
                     sealed,
-                    data: r.get(3).map_err(self.err())?,
+                    data: ChunkData::Owned(r.get(3).map_err(self.err())?),
                 });
             }
         }
@@ -689,7 +725,7 @@ mod tests {
                 min_t,
                 max_t: min_t + 50,
                 sealed,
-                data: c.bytes().to_vec(),
+                data: c.bytes().to_vec().into(),
             });
         }
         s.write_checkpoint(&cp).unwrap();

@@ -168,12 +168,12 @@ impl Head {
 
 /// Adds a cut chunk to the series' sealed list, growing the list 1, 2, 4, ... slots
 /// rather than `Vec`'s first step of 4: most series hold one sealed chunk between
-/// checkpoints, and a slot is a whole `XorChunk` (88 bytes).
+/// checkpoints.
 fn push_sealed(s: &mut MemSeries, chunk: crate::chunk::XorChunk) {
     if s.sealed.len() == s.sealed.capacity() {
         s.sealed.reserve_exact(s.sealed.len().max(1));
     }
-    s.sealed.push(chunk);
+    s.sealed.push(std::sync::Arc::new(chunk));
 }
 
 fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
@@ -225,6 +225,7 @@ mod tests {
         let all: Vec<_> = s
             .sealed
             .iter()
+            .map(|c| &**c)
             .chain([&s.open])
             .flat_map(|c| c.iter())
             .map(|p| p.timestamp_ms)

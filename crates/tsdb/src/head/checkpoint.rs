@@ -1,15 +1,16 @@
 //! What a checkpoint takes out of the head, and what it releases once the store has it.
 //!
-//! A checkpoint copies (under the head's write lock, briefly): the series the store does
-//! not know, every sealed chunk, every open chunk that changed, and finished rollup
-//! buckets. The copies go to SQLite without the lock. Only when that transaction has
+//! A checkpoint takes (under the head's write lock, briefly): copies of the series the
+//! store does not know, of every open chunk that changed and of finished rollup buckets,
+//! and a shared reference to every sealed chunk (sealed chunks never change, so they are
+//! not copied). These go to SQLite without the lock. Only when that transaction has
 //! committed does [`Head::release`] drop the sealed chunks and buckets it wrote, so a
 //! query never finds a gap between memory and the store.
 
 use super::Head;
 use crate::index::SeriesId;
 use crate::rollup::KEPT_MS;
-use crate::store::{Checkpoint, ChunkRow};
+use crate::store::{Checkpoint, ChunkData, ChunkRow};
 
 /// Per series, how much of its memory a checkpoint copied.
 #[derive(Debug, Default)]
@@ -41,20 +42,24 @@ impl Head {
             .sum();
         cp.batch.chunks.reserve_exact(rows);
         for (&id, s) in &self.series {
-            let row = |c: &crate::chunk::XorChunk, sealed| {
+            let row = |c: &crate::chunk::XorChunk, sealed, data: ChunkData| {
                 Some(ChunkRow {
                     series: id,
                     min_t: c.min_time()?,
                     max_t: c.max_time()?,
                     sealed,
-                    data: c.bytes().to_vec(),
+                    data,
                 })
             };
-            cp.batch
-                .chunks
-                .extend(s.sealed.iter().filter_map(|c| row(c, true)));
+            // Sealed chunks are shared, not copied; the open one changes, so it is copied.
+            cp.batch.chunks.extend(
+                s.sealed
+                    .iter()
+                    .filter_map(|c| row(c, true, ChunkData::Shared(c.clone()))),
+            );
             let open = if s.open_dirty && !s.open.is_empty() {
-                cp.batch.chunks.extend(row(&s.open, false));
+                let data = s.open.bytes().to_vec().into();
+                cp.batch.chunks.extend(row(&s.open, false, data));
                 // The unfinished buckets too: the log segments that fed them go.
                 for (state, res) in s.rollups.iter().zip(KEPT_MS) {
                     cp.batch
@@ -94,5 +99,49 @@ impl Head {
                 s.open_dirty = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tally_model::{Labels, Sample};
+
+    use super::*;
+    use crate::head::ChunkPolicy;
+
+    #[test]
+    fn a_checkpoint_shares_sealed_chunks_and_copies_the_open_one() {
+        let mut head = Head::new(ChunkPolicy {
+            max_samples: 4,
+            range_ms: 1 << 40,
+        });
+        let labels = Labels::from_pairs([("__name__", "up")]).unwrap();
+        head.insert_series(1, labels, false);
+        for t in 0..10 {
+            assert!(head.append_sample(1, Sample::new(t * 1_000, t as f64)));
+        }
+        let cp = head.take_checkpoint();
+        let s = head.get(1).unwrap();
+        assert_eq!(cp.batch.chunks.len(), 3);
+        for (row, chunk) in cp.batch.chunks.iter().zip(&s.sealed) {
+            assert!(row.sealed);
+            match &row.data {
+                ChunkData::Shared(c) => assert!(std::sync::Arc::ptr_eq(c, chunk)),
+                ChunkData::Owned(_) => panic!("a sealed chunk was copied"),
+            }
+            assert_eq!(&*row.data, chunk.bytes());
+        }
+        let open = &cp.batch.chunks[2];
+        assert!(!open.sealed);
+        assert!(matches!(open.data, ChunkData::Owned(_)));
+        assert_eq!(&*open.data, s.open.bytes());
+        assert_eq!((open.min_t, open.max_t), (8_000, 9_000));
+        head.release(&cp);
+        assert!(head.get(1).unwrap().sealed.is_empty());
+        // The rows outlive the head's references.
+        assert_eq!(
+            crate::chunk::ChunkIter::new(&cp.batch.chunks[0].data).count(),
+            4
+        );
     }
 }

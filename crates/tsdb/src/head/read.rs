@@ -57,7 +57,12 @@ impl Head {
             };
             let mut samples = Vec::new();
             if with_samples {
-                for chunk in s.sealed.iter().chain(std::iter::once(&s.open)) {
+                for chunk in s
+                    .sealed
+                    .iter()
+                    .map(|c| &**c)
+                    .chain(std::iter::once(&s.open))
+                {
                     let (Some(lo), Some(hi)) = (chunk.min_time(), chunk.max_time()) else {
                         continue;
                     };
