@@ -313,6 +313,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // Before any thread exists, so the cap covers every arena (see the function).
+    tally_tsdb::limit_allocator_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
