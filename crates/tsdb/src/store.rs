@@ -112,6 +112,9 @@ pub struct Store {
     path: String,
 }
 
+/// The writer connection's page cache, in KiB.
+const CACHE_KIB: u32 = 512;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series(
@@ -165,8 +168,15 @@ impl Store {
         )
         .map_err(err)?;
         let sync = if fsync { "FULL" } else { "NORMAL" };
-        conn.execute_batch(&format!("PRAGMA synchronous={sync};"))
-            .map_err(err)?;
+        // A 512 KiB page cache instead of SQLite's 2 MiB: checkpoints fill the cache (each
+        // rewrites every open chunk's row), and the pages stay resident for the process'
+        // life. Measured with `tally bench remote-write` (five alternating runs each):
+        // 1.5-1.9 MB less live heap after the load, RSS 31-40 MB against 38-46, ingest
+        // rate within the spread. Pages not cached come from the OS' file cache.
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous={sync}; PRAGMA cache_size=-{CACHE_KIB};"
+        ))
+        .map_err(err)?;
         // The format marker is checked before the schema is created, so that an older
         // file is refused as it is, not half-upgraded.
         let has_meta: bool = conn
@@ -766,6 +776,17 @@ mod tests {
         drop(s);
         // Reopening keeps the format marker.
         Store::open(dir.path(), false).unwrap();
+    }
+
+    #[test]
+    fn the_writer_page_cache_is_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), false).unwrap();
+        let kib: i64 = s
+            .conn
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kib, -i64::from(CACHE_KIB));
     }
 
     #[test]
