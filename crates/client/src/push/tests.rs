@@ -131,6 +131,9 @@ impl Transport for FakeTransport {
 
 const GW: &str = "http://gw";
 
+/// How long [`Harness::settle`] waits, in real time, for the pusher threads to park.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 struct Harness {
     clock: VirtualClock,
     transport: Arc<FakeTransport>,
@@ -172,9 +175,12 @@ impl Harness {
     }
 
     fn settle(&self) {
+        // Real time, returning as soon as the threads are parked: generous, because a
+        // loaded machine can keep a thread off the CPU for seconds (a 5 s limit failed
+        // once while a benchmark held both cores).
         assert!(
-            self.clock.settle(self.threads, Duration::from_secs(5)),
-            "pusher threads did not settle"
+            self.clock.settle(self.threads, SETTLE_TIMEOUT),
+            "pusher threads did not settle within {SETTLE_TIMEOUT:?}"
         );
     }
 
