@@ -22,6 +22,7 @@ use crate::Notifier;
 pub fn router(notifier: Notifier) -> Router {
     Router::new()
         .route("/api/v2/alerts", get(alerts::list).post(alerts::post))
+        .route("/api/v2/alerts/groups", get(alerts::groups))
         .route("/api/v2/silences", get(silences::list).post(silences::post))
         .route("/api/v2/status", get(status::status))
         .route("/api/v2/receivers", get(status::receivers))

@@ -84,6 +84,17 @@ pub struct AlertView {
     pub inhibited_by: Vec<u64>,
 }
 
+/// An aggregation group with its alerts, for the API (`/api/v2/alerts/groups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertGroupView {
+    /// The group labels (the route's `group_by` values).
+    pub labels: tally_model::Labels,
+    /// The route's receiver.
+    pub receiver: String,
+    /// Its alerts not resolved yet.
+    pub alerts: Vec<AlertView>,
+}
+
 /// The routing, grouping, muting and deduplication state. Not synchronised: the
 /// [`Notifier`](crate::Notifier) keeps it behind one mutex.
 #[derive(Debug)]
@@ -407,15 +418,56 @@ impl Dispatcher {
         self.alerts
             .iter()
             .filter(|(_, a)| !a.alert.resolved_at(now))
-            .map(|(fp, a)| AlertView {
-                alert: a.alert.clone(),
-                fingerprint: *fp,
-                updated_at: a.updated_at,
-                receivers: self.receivers_for(&a.alert),
-                silenced_by: self.silences.muting(&a.alert.labels, now),
-                inhibited_by: self.inhibitors(&a.alert, *fp, now),
-            })
+            .map(|(fp, a)| self.view(*fp, a, now))
             .collect()
+    }
+
+    /// The aggregation groups with their alerts not resolved at `now`; groups left
+    /// without such alerts are omitted. Ordered as Alertmanager orders them: groups by
+    /// label set (see [`label_set_before`]) then receiver, alerts by `job`, `instance`,
+    /// then label set.
+    pub fn alert_groups(&self, now: DateTime<Utc>) -> Vec<AlertGroupView> {
+        let mut groups: Vec<AlertGroupView> = self
+            .groups
+            .values()
+            .filter_map(|g| {
+                let mut alerts: Vec<AlertView> = g
+                    .alerts
+                    .iter()
+                    .filter_map(|fp| {
+                        let a = self.alerts.get(fp)?;
+                        (!a.alert.resolved_at(now)).then(|| self.view(*fp, a, now))
+                    })
+                    .collect();
+                alerts.sort_by(|a, b| alert_order(&a.alert.labels, &b.alert.labels));
+                (!alerts.is_empty()).then(|| AlertGroupView {
+                    labels: g.labels.clone(),
+                    receiver: g.receiver.clone(),
+                    alerts,
+                })
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            if a.labels == b.labels {
+                a.receiver.cmp(&b.receiver)
+            } else if label_set_before(&a.labels, &b.labels) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+        groups
+    }
+
+    fn view(&self, fp: u64, a: &StoredAlert, now: DateTime<Utc>) -> AlertView {
+        AlertView {
+            alert: a.alert.clone(),
+            fingerprint: fp,
+            updated_at: a.updated_at,
+            receivers: self.receivers_for(&a.alert),
+            silenced_by: self.silences.muting(&a.alert.labels, now),
+            inhibited_by: self.inhibitors(&a.alert, fp, now),
+        }
     }
 
     fn receivers_for(&self, alert: &Alert) -> Vec<String> {
@@ -452,6 +504,48 @@ impl Dispatcher {
     }
 }
 
+/// Alertmanager's order of label sets: fewer labels first; then, over the names of both
+/// in order, the set lacking a name first, else the smaller value first.
+pub fn label_set_before(a: &tally_model::Labels, b: &tally_model::Labels) -> bool {
+    if a.len() != b.len() {
+        return a.len() < b.len();
+    }
+    let mut names: Vec<&str> = a.iter().chain(b.iter()).map(|(n, _)| n).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        match (a.get(name), b.get(name)) {
+            (None, _) => return true,
+            (_, None) => return false,
+            (Some(x), Some(y)) if x != y => return x < y,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Alertmanager's order of alerts in a group: by `job`, then `instance` (an alert with
+/// the label before one without), then [`label_set_before`].
+fn alert_order(a: &tally_model::Labels, b: &tally_model::Labels) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for key in ["job", "instance"] {
+        match (a.get(key), b.get(key)) {
+            (None, None) => {}
+            (None, Some(_)) => return Ordering::Greater,
+            (Some(_), None) => return Ordering::Less,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    if a == b {
+        Ordering::Equal
+    } else if label_set_before(a, b) {
+        Ordering::Less
+    } else {
+        Ordering::Greater
+    }
+}
+
 fn receivers_of(config: &Config) -> HashMap<String, Vec<IntegrationInfo>> {
     config
         .raw
@@ -459,4 +553,56 @@ fn receivers_of(config: &Config) -> HashMap<String, Vec<IntegrationInfo>> {
         .iter()
         .map(|r| (r.name.clone(), integrations(r)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> tally_model::Labels {
+        tally_model::Labels::from_pairs(pairs.iter().copied()).unwrap_or_default()
+    }
+
+    #[test]
+    fn label_sets_order_as_alertmanager_orders_them() {
+        // Fewer labels first.
+        assert!(label_set_before(
+            &labels(&[("z", "z")]),
+            &labels(&[("a", "a"), ("b", "b")])
+        ));
+        // Same length: the set lacking the first differing name first.
+        let (ab, ac) = (
+            labels(&[("a", "1"), ("b", "1")]),
+            labels(&[("a", "1"), ("c", "1")]),
+        );
+        assert!(label_set_before(&ac, &ab));
+        assert!(!label_set_before(&ab, &ac));
+        // Same names: the smaller value first.
+        assert!(label_set_before(
+            &labels(&[("a", "1")]),
+            &labels(&[("a", "2")])
+        ));
+        assert!(!label_set_before(
+            &labels(&[("a", "1")]),
+            &labels(&[("a", "1")])
+        ));
+    }
+
+    #[test]
+    fn alerts_order_by_job_then_instance_then_labels() {
+        use std::cmp::Ordering;
+        let web = labels(&[("alertname", "A"), ("job", "web")]);
+        let api = labels(&[("alertname", "Z"), ("job", "api")]);
+        assert_eq!(alert_order(&api, &web), Ordering::Less);
+        let no_job = labels(&[("alertname", "A")]);
+        assert_eq!(
+            alert_order(&web, &no_job),
+            Ordering::Less,
+            "with a job first"
+        );
+        let i1 = labels(&[("instance", "1"), ("job", "api")]);
+        let i2 = labels(&[("instance", "2"), ("job", "api")]);
+        assert_eq!(alert_order(&i1, &i2), Ordering::Less);
+        assert_eq!(alert_order(&i1, &i1), Ordering::Equal);
+    }
 }

@@ -340,6 +340,12 @@ impl Notifier {
         self.inner.dispatcher.lock().alerts(now)
     }
 
+    /// The aggregation groups with their unresolved alerts (`/api/v2/alerts/groups`).
+    pub fn alert_groups(&self) -> Vec<crate::dispatch::AlertGroupView> {
+        let now = self.now();
+        self.inner.dispatcher.lock().alert_groups(now)
+    }
+
     /// Every silence (expired ones for a while too).
     pub fn silences(&self) -> Vec<Silence> {
         self.inner

@@ -1,4 +1,5 @@
-//! `/api/v2/alerts`: the alerts held, with their status, and Alertmanager's way in.
+//! `/api/v2/alerts`: the alerts held, with their status, and Alertmanager's way in;
+//! `/api/v2/alerts/groups`: the same by aggregation group.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use tally_model::Labels;
 
 use super::{parse_json, ApiError};
 use crate::alert::{fingerprint_hex, Alert};
+use crate::dispatch::AlertView;
 use crate::matcher::Matchers;
 use crate::payload::{go_time, map};
 use crate::Notifier;
@@ -48,7 +50,8 @@ pub(crate) struct GettableAlert {
     starts_at: String,
     ends_at: String,
     updated_at: String,
-    #[serde(rename = "generatorURL")]
+    /// Left out when empty, as Alertmanager does.
+    #[serde(rename = "generatorURL", skip_serializing_if = "String::is_empty")]
     generator_url: String,
     fingerprint: String,
     receivers: Vec<ReceiverName>,
@@ -129,6 +132,45 @@ fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+impl Query {
+    /// Whether `a` passes the `filter`, `active`, `silenced` and `inhibited` parameters.
+    fn keeps(&self, a: &AlertView) -> bool {
+        let (silenced, inhibited) = (!a.silenced_by.is_empty(), !a.inhibited_by.is_empty());
+        self.filter.matches(&a.alert.labels)
+            && (self.active || silenced || inhibited)
+            && (self.silenced || !silenced)
+            && (self.inhibited || !inhibited)
+    }
+
+    /// Whether a receiver named `name` passes the `receiver` parameter.
+    fn keeps_receiver(&self, name: &str) -> bool {
+        self.receiver.as_ref().is_none_or(|re| re.is_match(name))
+    }
+}
+
+fn gettable(a: AlertView) -> GettableAlert {
+    let suppressed = !a.silenced_by.is_empty() || !a.inhibited_by.is_empty();
+    GettableAlert {
+        labels: map(&a.alert.labels),
+        annotations: map(&a.alert.annotations),
+        starts_at: go_time(Some(a.alert.starts_at)),
+        ends_at: go_time(a.alert.ends_at),
+        updated_at: go_time(Some(a.updated_at)),
+        generator_url: a.alert.generator_url.clone(),
+        fingerprint: fingerprint_hex(a.fingerprint),
+        receivers: a
+            .receivers
+            .into_iter()
+            .map(|name| ReceiverName { name })
+            .collect(),
+        status: AlertStatus {
+            state: if suppressed { "suppressed" } else { "active" },
+            silenced_by: a.silenced_by,
+            inhibited_by: a.inhibited_by.into_iter().map(fingerprint_hex).collect(),
+        },
+    }
+}
+
 /// `GET /api/v2/alerts`.
 pub(crate) async fn list(
     State(n): State<Notifier>,
@@ -138,39 +180,47 @@ pub(crate) async fn list(
     let out = n
         .alerts()
         .into_iter()
-        .filter(|a| q.filter.matches(&a.alert.labels))
         .filter(|a| {
-            q.receiver
-                .as_ref()
-                .is_none_or(|re| a.receivers.iter().any(|r| re.is_match(r)))
+            q.keeps(a) && (q.receiver.is_none() || a.receivers.iter().any(|r| q.keeps_receiver(r)))
         })
-        .filter(|a| {
-            let (silenced, inhibited) = (!a.silenced_by.is_empty(), !a.inhibited_by.is_empty());
-            (q.active || silenced || inhibited)
-                && (q.silenced || !silenced)
-                && (q.inhibited || !inhibited)
-        })
-        .map(|a| {
-            let suppressed = !a.silenced_by.is_empty() || !a.inhibited_by.is_empty();
-            GettableAlert {
-                labels: map(&a.alert.labels),
-                annotations: map(&a.alert.annotations),
-                starts_at: go_time(Some(a.alert.starts_at)),
-                ends_at: go_time(a.alert.ends_at),
-                updated_at: go_time(Some(a.updated_at)),
-                generator_url: a.alert.generator_url.clone(),
-                fingerprint: fingerprint_hex(a.fingerprint),
-                receivers: a
-                    .receivers
-                    .into_iter()
-                    .map(|name| ReceiverName { name })
-                    .collect(),
-                status: AlertStatus {
-                    state: if suppressed { "suppressed" } else { "active" },
-                    silenced_by: a.silenced_by,
-                    inhibited_by: a.inhibited_by.into_iter().map(fingerprint_hex).collect(),
-                },
-            }
+        .map(gettable)
+        .collect();
+    Ok(Json(out))
+}
+
+/// One aggregation group in `GET /api/v2/alerts/groups`.
+#[derive(Debug, Serialize)]
+pub(crate) struct AlertGroup {
+    labels: BTreeMap<String, String>,
+    receiver: ReceiverName,
+    alerts: Vec<GettableAlert>,
+}
+
+/// `GET /api/v2/alerts/groups`: the aggregation groups and their alerts (what Grafana's
+/// Alertmanager data source and Alertmanager's own UI list), with the same parameters as
+/// `GET /api/v2/alerts`; `receiver` filters by the group's receiver, and groups left
+/// without alerts are omitted.
+pub(crate) async fn groups(
+    State(n): State<Notifier>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<AlertGroup>>, ApiError> {
+    let q = parse_query(raw.as_deref())?;
+    let out = n
+        .alert_groups()
+        .into_iter()
+        .filter(|g| q.keeps_receiver(&g.receiver))
+        .filter_map(|g| {
+            let alerts: Vec<GettableAlert> = g
+                .alerts
+                .into_iter()
+                .filter(|a| q.keeps(a))
+                .map(gettable)
+                .collect();
+            (!alerts.is_empty()).then(|| AlertGroup {
+                labels: map(&g.labels),
+                receiver: ReceiverName { name: g.receiver },
+                alerts,
+            })
         })
         .collect();
     Ok(Json(out))

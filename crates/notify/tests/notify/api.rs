@@ -1,6 +1,6 @@
 //! The Alertmanager v2 API, in-process (`Router::oneshot`): silences created, listed,
-//! fetched and expired; alerts posted and listed with their status; bad input answered
-//! 400 with the field named.
+//! fetched and expired; alerts posted and listed with their status, also by
+//! aggregation group; bad input answered 400 with the field named.
 
 use std::sync::Arc;
 
@@ -161,6 +161,128 @@ async fn posted_alerts_are_listed_with_silences_and_inhibitions() {
     )
     .await;
     assert_eq!(json(&body).as_array().map(Vec::len), Some(1));
+    n.shutdown().expect("shutdown");
+}
+
+#[tokio::test]
+async fn alert_groups_list_each_group_with_its_alerts() {
+    let clock = ManualClock::new(t0());
+    let n = notifier(&clock);
+    let alerts = r#"[
+      {"labels":{"alertname":"Down","job":"api","severity":"critical","instance":"a"}},
+      {"labels":{"alertname":"Slow","job":"web","severity":"warning","instance":"a"}},
+      {"labels":{"alertname":"Slow","job":"db","severity":"warning","instance":"b"}}
+    ]"#;
+    let (status, body) = call(&n, "POST", "/api/v2/alerts", alerts).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = call(&n, "GET", "/api/v2/alerts/groups", "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let groups = json(&body);
+    let mut seen: Vec<(String, usize)> = groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            assert_eq!(g["receiver"]["name"], "team", "{g}");
+            (
+                g["labels"]["alertname"].as_str().unwrap_or("?").to_owned(),
+                g["alerts"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [("Down".to_owned(), 1), ("Slow".to_owned(), 2)],
+        "{groups}"
+    );
+
+    // The alert filters apply inside groups; a group left empty is omitted. The web
+    // alert is inhibited by the critical one on the same instance.
+    let (_, body) = call(
+        &n,
+        "GET",
+        "/api/v2/alerts/groups?inhibited=false&filter=alertname%3D%22Slow%22",
+        "",
+    )
+    .await;
+    let groups = json(&body);
+    assert_eq!(groups.as_array().map(Vec::len), Some(1), "{groups}");
+    assert_eq!(groups[0]["alerts"][0]["labels"]["job"], "db", "{groups}");
+    let (_, body) = call(&n, "GET", "/api/v2/alerts/groups?receiver=nobody", "").await;
+    assert_eq!(json(&body), serde_json::json!([]));
+    let (status, _) = call(&n, "GET", "/api/v2/alerts/groups?active=maybe", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    n.shutdown().expect("shutdown");
+}
+
+/// Drops what differs between two servers by when they received the alerts.
+fn without_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for key in ["startsAt", "endsAt", "updatedAt"] {
+                map.remove(key);
+            }
+            map.values_mut().for_each(without_times);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_times),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_groups_answer_as_a_real_alertmanager_does() {
+    let am = tally_testkit::alertmanager();
+    let clock = ManualClock::new(t0());
+    // The same routing as the peer's configuration: one receiver, no group_by.
+    let n = Notifier::new(
+        Config::parse("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
+            .expect("config"),
+        NotifierOptions {
+            clock: Arc::new(clock.clone()),
+            workers: 1,
+            ..NotifierOptions::default()
+        },
+    )
+    .expect("notifier");
+    let alerts = r#"[
+      {"labels":{"alertname":"Down","job":"api"},"annotations":{"summary":"api down"},
+       "generatorURL":"http://prom/graph"},
+      {"labels":{"alertname":"Slow","job":"web"}}
+    ]"#;
+    let (status, body) = call(&n, "POST", "/api/v2/alerts", alerts).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, ours) = call(&n, "GET", "/api/v2/alerts/groups", "").await;
+
+    let base = am.url("");
+    let theirs = tokio::task::spawn_blocking(move || {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let answer = agent
+            .post(format!("{base}/api/v2/alerts"))
+            .header("content-type", "application/json")
+            .send(alerts)
+            .expect("posting to Alertmanager");
+        assert_eq!(answer.status(), 200);
+        agent
+            .get(format!("{base}/api/v2/alerts/groups"))
+            .call()
+            .expect("GET groups")
+            .body_mut()
+            .read_to_string()
+            .expect("reading groups")
+    })
+    .await
+    .expect("the blocking task");
+
+    let (mut ours, mut theirs) = (json(&ours), json(&theirs));
+    without_times(&mut ours);
+    without_times(&mut theirs);
+    assert_eq!(ours, theirs, "tally: {ours}\nAlertmanager: {theirs}");
     n.shutdown().expect("shutdown");
 }
 
