@@ -126,12 +126,8 @@ impl AlertingRule {
         query_offset_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Labels, Sample)>, EvalError> {
-        let query = self
-            .query
-            .as_ref()
-            .map_err(|e| EvalError::Parse(e.clone()))?;
         let query_ts = ts - query_offset_ms;
-        let result = env.query(query, query_ts)?;
+        let result = env.run(&self.query, query_ts)?;
 
         let mut fresh: BTreeMap<Labels, Alert> = BTreeMap::new();
         for sample in &result {

@@ -30,11 +30,7 @@ impl RecordingRule {
         query_offset_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Labels, Sample)>, EvalError> {
-        let query = self
-            .query
-            .as_ref()
-            .map_err(|e| EvalError::Parse(e.clone()))?;
-        let result = env.query(query, ts - query_offset_ms)?;
+        let result = env.run(&self.query, ts - query_offset_ms)?;
         let mut out = Vec::with_capacity(result.len());
         let mut seen = BTreeSet::new();
         for s in result {

@@ -79,6 +79,17 @@ impl std::fmt::Debug for EvalEnv<'_> {
 }
 
 impl EvalEnv<'_> {
+    /// Runs a rule's compiled expression at `time_ms`; a rule whose expression did not
+    /// parse fails with that parse error.
+    pub fn run(
+        &self,
+        query: &Result<Query, String>,
+        time_ms: i64,
+    ) -> Result<Vec<VectorSample>, EvalError> {
+        let query = query.as_ref().map_err(|e| EvalError::Parse(e.clone()))?;
+        self.query(query, time_ms)
+    }
+
     /// Runs `query` at `time_ms` as a rule does: a vector as it is, a scalar as one
     /// sample without labels, anything else an error.
     pub fn query(&self, query: &Query, time_ms: i64) -> Result<Vec<VectorSample>, EvalError> {
