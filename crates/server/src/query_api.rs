@@ -61,7 +61,7 @@ impl Params {
     }
 }
 
-fn bad_data(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad_data(message: impl Into<String>) -> ApiError {
     ApiError::prometheus(StatusCode::BAD_REQUEST, "bad_data", message)
 }
 
@@ -254,7 +254,7 @@ fn result_body(result: &QueryResult) -> String {
     out
 }
 
-fn json_response(body: String) -> Response {
+pub(crate) fn json_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -318,6 +318,14 @@ fn success(data: Json_) -> Response {
     Json(json!({"status": "success", "data": data})).into_response()
 }
 
+/// The `query` parameter, which must not be empty.
+fn query_param(p: &Params) -> Result<String, ApiError> {
+    p.get("query")
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))
+}
+
 /// `GET|POST /api/v1/query`.
 pub async fn query(
     State(app): State<App>,
@@ -326,11 +334,7 @@ pub async fn query(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = Params::new(q, &headers, &body);
-    let expr = p
-        .get("query")
-        .filter(|q| !q.is_empty())
-        .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))?
-        .to_owned();
+    let expr = query_param(&p)?;
     let time = time_param(&p, "time", app.clock.now_ms())?;
     let engine = engine(&app, &p)?;
     let db = app.tsdb.clone();
@@ -352,11 +356,7 @@ pub async fn query_range(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = Params::new(q, &headers, &body);
-    let expr = p
-        .get("query")
-        .filter(|q| !q.is_empty())
-        .ok_or_else(|| bad_data("invalid parameter \"query\": query must not be empty"))?
-        .to_owned();
+    let expr = query_param(&p)?;
     let need = |name: &str| {
         p.get(name)
             .filter(|v| !v.is_empty())

@@ -2,18 +2,16 @@
 //! [`tally_rules::eval::api`]) and `POST /-/reload`.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::app::App;
 use crate::error::ApiError;
+use crate::query_api::{bad_data, json_response};
 
+/// Prometheus' envelope around a `data` already written as JSON.
 fn success(data_json: &str) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        format!("{{\"status\":\"success\",\"data\":{data_json}}}"),
-    )
-        .into_response()
+    json_response(format!("{{\"status\":\"success\",\"data\":{data_json}}}"))
 }
 
 /// `GET /api/v1/rules` with Prometheus' filters (`type`, `rule_name[]`, `rule_group[]`,
@@ -25,7 +23,7 @@ pub async fn rules(State(app): State<App>, RawQuery(q): RawQuery) -> Result<Resp
     let query = tally_rules::eval::api::RulesQuery::from_params(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     )
-    .map_err(|e| ApiError::prometheus(StatusCode::BAD_REQUEST, "bad_data", e.to_string()))?;
+    .map_err(|e| bad_data(e.to_string()))?;
     let data = tally_rules::eval::api::rules(&app.alerting.rules, &query);
     Ok(success(&data.to_json()))
 }
