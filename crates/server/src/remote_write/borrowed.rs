@@ -158,7 +158,7 @@ fn sample(buf: &[u8]) -> Option<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote_write::proto::{self, Label, TimeSeries, WriteRequest};
+    use crate::remote_write::proto::{self, WriteRequest};
     use crate::remote_write::scan::scan;
     use prost::Message as _;
 
@@ -169,23 +169,7 @@ mod tests {
         WriteRequest {
             timeseries: series
                 .iter()
-                .map(|(labels, samples)| TimeSeries {
-                    labels: labels
-                        .iter()
-                        .map(|(n, v)| Label {
-                            name: (*n).into(),
-                            value: (*v).into(),
-                        })
-                        .collect(),
-                    samples: samples
-                        .iter()
-                        .map(|(t, v)| proto::Sample {
-                            value: *v,
-                            timestamp: *t,
-                        })
-                        .collect(),
-                    ..TimeSeries::default()
-                })
+                .map(|(labels, samples)| proto::test_series(labels, samples))
                 .collect(),
             metadata: vec![],
         }

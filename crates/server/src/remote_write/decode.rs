@@ -211,27 +211,7 @@ fn shorten_to(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote_write::proto::{encode_body, Label, TimeSeries};
-
-    fn ts(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-        TimeSeries {
-            labels: labels
-                .iter()
-                .map(|(n, v)| Label {
-                    name: (*n).into(),
-                    value: (*v).into(),
-                })
-                .collect(),
-            samples: samples
-                .iter()
-                .map(|(t, v)| proto::Sample {
-                    value: *v,
-                    timestamp: *t,
-                })
-                .collect(),
-            ..TimeSeries::default()
-        }
-    }
+    use crate::remote_write::proto::{encode_body, test_series as ts, Label, TimeSeries};
 
     fn body(series: Vec<TimeSeries>) -> Vec<u8> {
         encode_body(&WriteRequest {

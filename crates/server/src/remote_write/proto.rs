@@ -153,6 +153,28 @@ pub fn compress(protobuf: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// A series from label pairs and `(timestamp, value)` samples, for tests.
+#[cfg(test)]
+pub(crate) fn test_series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels
+            .iter()
+            .map(|(n, v)| Label {
+                name: (*n).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|(t, v)| Sample {
+                value: *v,
+                timestamp: *t,
+            })
+            .collect(),
+        ..TimeSeries::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
