@@ -2,14 +2,11 @@
 //! silences added, queried and expired; alerts queried.
 
 use std::process::Command;
-use std::sync::Arc;
 
-use tally_notify::clock::SystemClock;
-use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_notify::Alert;
 use tally_testkit::find_program;
 
-use crate::support::labels;
-use crate::support::serve;
+use crate::support::{labels, serve, team_notifier};
 
 fn amtool(url: &str, args: &[&str]) -> String {
     let out = Command::new(find_program("amtool"))
@@ -28,17 +25,7 @@ fn amtool(url: &str, args: &[&str]) -> String {
 
 #[test]
 fn amtool_manages_silences_and_queries_alerts() {
-    let config =
-        Config::parse("route: { receiver: team }\nreceivers: [{ name: team }]\n").expect("config");
-    let n = Notifier::new(
-        config,
-        NotifierOptions {
-            clock: Arc::new(SystemClock),
-            workers: 1,
-            ..NotifierOptions::default()
-        },
-    )
-    .expect("notifier");
+    let n = team_notifier();
     let served = serve(&n);
     let mut a = Alert::firing(
         labels(&[("alertname", "Down"), ("job", "api")]),

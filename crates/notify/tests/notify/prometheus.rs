@@ -1,28 +1,15 @@
 //! Debian's real Prometheus sends the alerts of its rules to tally's `POST
 //! /api/v2/alerts`, as it would to an Alertmanager.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tally_notify::clock::SystemClock;
-use tally_notify::{Config, Notifier, NotifierOptions};
 use tally_testkit::prometheus_sending_alerts;
 
-use crate::support::serve;
+use crate::support::{serve, team_notifier};
 
 #[test]
 fn prometheus_sends_its_alerts_to_tally() {
-    let config =
-        Config::parse("route: { receiver: team }\nreceivers: [{ name: team }]\n").expect("config");
-    let n = Notifier::new(
-        config,
-        NotifierOptions {
-            clock: Arc::new(SystemClock),
-            workers: 1,
-            ..NotifierOptions::default()
-        },
-    )
-    .expect("notifier");
+    let n = team_notifier();
     let served = serve(&n);
     let prometheus = prometheus_sending_alerts(served.port);
     // Bounded wait for an external process: rules every second, sends right after.

@@ -5,7 +5,7 @@ pub mod sink;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tally_model::Labels;
-use tally_notify::{router, Notifier};
+use tally_notify::{router, Config, Notifier, NotifierOptions};
 
 /// A fixed start time for clock-driven tests.
 pub fn t0() -> DateTime<Utc> {
@@ -63,4 +63,20 @@ pub fn serve(n: &Notifier) -> Served {
         port,
         _runtime: runtime,
     }
+}
+
+/// A notifier on the wall clock whose one route sends everything to receiver `team`
+/// (which has no integrations), with one delivery worker.
+pub fn team_notifier() -> Notifier {
+    let config =
+        Config::parse("route: { receiver: team }\nreceivers: [{ name: team }]\n").expect("config");
+    Notifier::new(
+        config,
+        NotifierOptions {
+            clock: std::sync::Arc::new(tally_notify::clock::SystemClock),
+            workers: 1,
+            ..NotifierOptions::default()
+        },
+    )
+    .expect("notifier")
 }
