@@ -4,6 +4,8 @@
 //!
 //! - [`Labels`] (`labels.rs`): an immutable, sorted label set in two allocations.
 //! - [`name`]: metric and label name grammars (legacy and UTF-8) and escaping schemes.
+//! - [`clock`]: [`Clock`](clock::Clock), the injected time source, with a system and a
+//!   manual clock.
 //! - [`duration`]: Prometheus' duration syntax (`1h30m`, `5m`, `500ms`), the one parser
 //!   every crate uses for rule files, configuration, flags and query parameters.
 //! - [`Sample`] (`sample.rs`): a timestamped value, and the staleness NaN.
@@ -34,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
 pub mod duration;
 mod exemplar;
 pub mod expfmt;

@@ -15,7 +15,8 @@
 //! - [`AlertSender`], [`OutgoingAlert`] (`send.rs`): what leaves for the notifier.
 //! - [`load_rule_files`], [`LoadError`] (`load.rs`): rule-file globs read all or nothing,
 //!   and [`Manager::reload`] over it.
-//! - [`Clock`], [`SystemClock`], [`ManualClock`] (`clock.rs`): injected time.
+//! - [`Clock`], [`SystemClock`], [`ManualClock`] (re-exported from
+//!   `tally_model::clock`): injected time.
 //! - [`RuleHealth`], [`RuleStatus`] (`rule.rs`): per-rule health and last evaluation.
 //! - [`api`]: `/api/v1/rules` and `/api/v1/alerts` bodies.
 //!
@@ -56,7 +57,6 @@
 
 mod alert;
 pub mod api;
-mod clock;
 mod group;
 mod load;
 mod manager;
@@ -66,12 +66,12 @@ mod rule;
 mod send;
 
 pub use alert::{Alert, AlertState, ALERTS_FOR_STATE_METRIC, ALERTS_METRIC, RESOLVED_RETENTION_MS};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use group::GroupCounters;
 pub use load::{load_rule_files, LoadError};
 pub use manager::{GroupStats, Manager, ManagerConfig};
 pub use rule::{RuleHealth, RuleStatus};
 pub use send::{generator_url, AlertSender, DiscardSender, OutgoingAlert, RecordingSender};
+pub use tally_model::clock::{Clock, ManualClock, SystemClock};
 
 /// Why one rule's evaluation failed. The rule is marked unhealthy with this message; the
 /// group goes on with its other rules.

@@ -80,23 +80,11 @@ impl std::fmt::Debug for Alerting {
     }
 }
 
-/// The server's clock as the rule engine's.
-#[derive(Clone)]
-struct RulesClock(Arc<dyn Clock>);
+/// The server's clock (milliseconds) as the notifier's (`DateTime`).
+#[derive(Debug, Clone)]
+struct NotifyClock(Arc<dyn Clock>);
 
-impl std::fmt::Debug for RulesClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RulesClock")
-    }
-}
-
-impl tally_rules::eval::Clock for RulesClock {
-    fn now_ms(&self) -> i64 {
-        self.0.now_ms()
-    }
-}
-
-impl tally_notify::clock::Clock for RulesClock {
+impl tally_notify::clock::Clock for NotifyClock {
     fn now(&self) -> DateTime<Utc> {
         to_time(self.0.now_ms())
     }
@@ -148,13 +136,13 @@ impl Alerting {
         let options = NotifierOptions {
             data_dir: Some(config.data_dir.join("notify")),
             external_url: external_url.clone(),
-            clock: Arc::new(RulesClock(clock.clone())),
+            clock: Arc::new(NotifyClock(clock.clone())),
             ..NotifierOptions::default()
         };
         let notifier = Notifier::new(notify_config, options)?;
         let mut mc = ManagerConfig::new(
             storage,
-            Arc::new(RulesClock(clock.clone())),
+            clock.clone(),
             Arc::new(ToNotifier(notifier.clone())),
         );
         mc.engine = tally_promql::Engine::new(config.query.clone());

@@ -23,23 +23,7 @@ use crate::jobs::JobRun;
 use crate::metrics::ServerMetrics;
 use crate::{push, query_api, read};
 
-/// The time source: wall-clock milliseconds in production, a manual clock in tests.
-pub trait Clock: Send + Sync + 'static {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    }
-}
+pub use tally_model::clock::{Clock, SystemClock};
 
 /// Everything requests share. Cloning [`App`] is shallow.
 pub struct AppInner {

@@ -17,13 +17,13 @@ use tally_promql::Engine;
 use tally_storage::Storage;
 
 use super::alert::Alert;
-use super::clock::Clock;
 use super::group::{self, Group, GroupCounters};
 use super::load::{load_rule_files, LoadError};
 use super::restore::restore_for_state;
 use super::rule::EvalEnv;
 use super::send::{outgoing, AlertSender, OutgoingAlert};
 use crate::file::RuleFile;
+use tally_model::clock::Clock;
 
 const MINUTE_MS: i64 = 60_000;
 

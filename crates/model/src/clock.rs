@@ -1,4 +1,5 @@
-//! [`Clock`]: where the evaluator reads the time, so tests drive it by hand.
+//! [`Clock`]: where tally reads the time (the server, the gateway's expiry, the rule
+//! evaluator), so tests drive it by hand.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
