@@ -52,9 +52,13 @@
 
 mod bits;
 mod iter;
+pub mod packed;
 mod scaled;
+mod stored;
 
 pub use iter::{decode_range, ChunkIter};
+pub use packed::PackedIter;
+pub use stored::{decode_stored_range, seal, StoredIter};
 
 use std::fmt;
 
@@ -148,6 +152,15 @@ pub enum ChunkError {
         sample: u64,
         /// Where its value code starts.
         bit: u64,
+    },
+    /// A header field of a packed or stored chunk at `bit` holds a value the format does
+    /// not allow (`what` says which).
+    #[error("chunk field at bit {bit}: {what}")]
+    BadField {
+        /// Where the field starts.
+        bit: u64,
+        /// What is wrong.
+        what: &'static str,
     },
     /// After the last sample the header announces, the bytes go on past the padding of
     /// the last byte, or the padding bits (from `bit` on) are not zero.

@@ -4,12 +4,17 @@
 //! reopening a chunk with `from_bytes` and appending gives the bytes of appending all at
 //! once; `decode_range` and `seek` agree with filtering the decoded samples; and no bytes
 //! at all (random, truncated, bit-flipped, spliced) make the decoder panic, loop or accept
-//! something that is not a valid chunk. The number of cases per property is
+//! something that is not a valid chunk. The same for stored chunks (`seal`, `StoredIter`):
+//! sealing any chunk gives back its samples exactly, from packed or XOR bytes, never
+//! larger than the XOR bytes plus the tag; and hostile stored bytes never panic. The number of cases per property is
 //! `TALLY_FUZZ_CASES` (default 256). Longer, coverage-guided runs: `fuzz/` (`chunk_decode`).
 
 use proptest::prelude::*;
 use tally_model::{Sample, STALE_NAN_BITS};
-use tally_tsdb::chunk::{decode_range, ChunkError, ChunkIter, XorChunk};
+use tally_tsdb::chunk::{
+    decode_range, decode_stored_range, packed, seal, ChunkError, ChunkIter, PackedIter, StoredIter,
+    XorChunk,
+};
 
 fn cases() -> u32 {
     std::env::var("TALLY_FUZZ_CASES")
@@ -280,6 +285,86 @@ proptest! {
                 return Err(TestCaseError::fail(format!("{len} bytes: {:?}", it.error())));
             };
             prop_assert_eq!(got.len() as u64, *sample);
+            prop_assert_eq!(&got[..], &samples[..got.len()]);
+        }
+    }
+}
+
+/// Decodes hostile stored-chunk bytes both ways and checks they agree and are sane.
+fn check_hostile_stored(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let mut it = StoredIter::new(bytes);
+    let decoded: Vec<Sample> = it.by_ref().collect();
+    let error = it.error();
+    prop_assert!(decoded.len() as u64 <= packed::MAX_SAMPLES.max(bytes.len() as u64 * 8));
+    prop_assert!(decoded
+        .windows(2)
+        .all(|w| w[0].timestamp_ms < w[1].timestamp_ms));
+    let mut out = Vec::new();
+    let ranged = decode_stored_range(bytes, i64::MIN, i64::MAX, &mut out);
+    prop_assert_eq!(as_bits(out), as_bits(decoded.iter().copied()));
+    prop_assert_eq!(ranged.err(), error);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn sealed_chunks_round_trip_and_are_never_larger(samples in series()) {
+        let c = encode(&samples);
+        let stored = seal(&c);
+        prop_assert!(stored.len() <= c.bytes().len() + 1);
+        let mut it = StoredIter::new(&stored);
+        prop_assert_eq!(as_bits(it.by_ref()), samples.clone());
+        prop_assert_eq!(it.error(), None);
+        // The packed code alone handles everything the XOR code does.
+        if !samples.is_empty() {
+            let as_samples: Vec<Sample> =
+                samples.iter().map(|&(t, v)| Sample::new(t, f64::from_bits(v))).collect();
+            let p = packed::encode(&as_samples);
+            prop_assert!(p.is_some());
+            let p = p.unwrap_or_default();
+            let mut it = PackedIter::new(&p);
+            prop_assert_eq!(as_bits(it.by_ref()), samples.clone());
+            prop_assert_eq!(it.error(), None);
+        }
+    }
+
+    #[test]
+    fn arbitrary_stored_bytes_never_panic(
+        tag in 0u8..3,
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        let mut b = vec![tag];
+        b.extend(bytes);
+        check_hostile_stored(&b)?;
+    }
+
+    #[test]
+    fn damaged_stored_chunks_never_panic(
+        samples in series(),
+        mutations in prop::collection::vec(mutation(), 1..4),
+    ) {
+        let mut bytes = seal(&encode(&samples));
+        for m in &mutations {
+            mutate(&mut bytes, m);
+        }
+        check_hostile_stored(&bytes)?;
+    }
+
+    #[test]
+    fn every_prefix_of_a_packed_chunk_is_refused(samples in series()) {
+        let as_samples: Vec<Sample> =
+            samples.iter().map(|&(t, v)| Sample::new(t, f64::from_bits(v))).collect();
+        let Some(bytes) = packed::encode(&as_samples) else {
+            prop_assert!(samples.is_empty());
+            return Ok(());
+        };
+        for len in 0..bytes.len() {
+            let mut it = PackedIter::new(&bytes[..len]);
+            let got = as_bits(it.by_ref());
+            let error = it.error().cloned();
+            prop_assert!(error.is_some(), "{} of {} bytes accepted", len, bytes.len());
             prop_assert_eq!(&got[..], &samples[..got.len()]);
         }
     }

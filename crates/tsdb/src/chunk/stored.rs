@@ -1,0 +1,124 @@
+//! Stored chunks: what the store keeps for a sealed chunk, one tag byte and then an XOR
+//! chunk or a packed chunk, whichever is smaller (`docs/format/chunk.md`, "Stored
+//! chunks").
+
+use tally_model::Sample;
+
+use super::{packed, ChunkError, ChunkIter, PackedIter, XorChunk};
+
+/// The tag of a stored XOR chunk.
+const TAG_XOR: u8 = 0;
+/// The tag of a stored packed chunk.
+const TAG_PACKED: u8 = 1;
+
+/// The stored form of a sealed chunk: packed when that is smaller, else its XOR bytes,
+/// behind the tag byte. Costs a decode of the chunk and a packed encode (which itself
+/// decodes once more to check it).
+pub fn seal(chunk: &XorChunk) -> Vec<u8> {
+    let xor = chunk.bytes();
+    let samples: Vec<Sample> = chunk.iter().collect();
+    let packed = (samples.len() == chunk.len())
+        .then(|| packed::encode(&samples))
+        .flatten()
+        .filter(|p| p.len() < xor.len());
+    let (tag, body) = match &packed {
+        Some(p) => (TAG_PACKED, p.as_slice()),
+        None => (TAG_XOR, xor),
+    };
+    let mut out = Vec::with_capacity(1 + body.len());
+    out.push(tag);
+    out.extend_from_slice(body);
+    out
+}
+
+/// Iterates over a stored chunk's samples, oldest first, whichever its encoding; an empty
+/// input or an unknown tag is an error (see [`error`](Self::error)), as is any damage the
+/// encoding's iterator reports. Bit offsets in errors count from the tag byte's first
+/// bit.
+#[derive(Debug, Clone)]
+pub enum StoredIter<'a> {
+    /// An XOR chunk.
+    Xor(ChunkIter<'a>),
+    /// A packed chunk.
+    Packed(PackedIter<'a>),
+    /// Bytes that are not a stored chunk.
+    Invalid(ChunkError),
+}
+
+impl<'a> StoredIter<'a> {
+    /// An iterator over the stored chunk in `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        match bytes.split_first() {
+            Some((&TAG_XOR, rest)) => StoredIter::Xor(ChunkIter::new(rest)),
+            Some((&TAG_PACKED, rest)) => StoredIter::Packed(PackedIter::new(rest)),
+            _ => StoredIter::Invalid(ChunkError::BadField {
+                bit: 0,
+                what: "unknown stored chunk tag",
+            }),
+        }
+    }
+
+    /// Why the iterator stopped before the end, once it has stopped, with bit offsets
+    /// counted from the tag byte.
+    pub fn error(&self) -> Option<ChunkError> {
+        let shift = |e: &ChunkError| {
+            let mut e = e.clone();
+            match &mut e {
+                ChunkError::Truncated { bit, .. }
+                | ChunkError::TimeNotIncreasing { bit, .. }
+                | ChunkError::NoWindow { bit, .. }
+                | ChunkError::BadWindow { bit, .. }
+                | ChunkError::IntegerOutOfRange { bit, .. }
+                | ChunkError::BadField { bit, .. }
+                | ChunkError::TrailingData { bit } => *bit += 8,
+                ChunkError::BadVarint { byte } => *byte += 1,
+            }
+            e
+        };
+        match self {
+            StoredIter::Xor(it) => it.error().map(shift),
+            StoredIter::Packed(it) => it.error().map(shift),
+            StoredIter::Invalid(e) => Some(e.clone()),
+        }
+    }
+}
+
+impl Iterator for StoredIter<'_> {
+    type Item = Sample;
+
+    #[inline]
+    fn next(&mut self) -> Option<Sample> {
+        match self {
+            StoredIter::Xor(it) => it.next(),
+            StoredIter::Packed(it) => it.next(),
+            StoredIter::Invalid(_) => None,
+        }
+    }
+}
+
+/// [`decode_range`](super::decode_range) for a stored chunk: appends the samples with
+/// times in `[mint, maxt]`, oldest first; on damage returns the error, with the samples
+/// decoded before it already in `out`.
+pub fn decode_stored_range(
+    bytes: &[u8],
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
+    if mint > maxt {
+        return Ok(());
+    }
+    let mut it = StoredIter::new(bytes);
+    for s in it.by_ref() {
+        if s.timestamp_ms > maxt {
+            break;
+        }
+        if s.timestamp_ms >= mint {
+            out.push(s);
+        }
+    }
+    match it.error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
