@@ -37,7 +37,7 @@ use tally_storage::{
     StorageError,
 };
 
-use crate::chunk::{decode_range, XorChunk};
+use crate::chunk::XorChunk;
 use crate::head::{AppendLimits, Batch, ChunkPolicy, Head, SeriesKey};
 use crate::index::SeriesId;
 use crate::rollup::{bucket_samples, DERIVED_MS};
@@ -518,7 +518,7 @@ impl Db {
             if below.is_some_and(|b| row.min_t >= b) {
                 continue;
             }
-            decode_range(&row.data, mint, maxt, out).map_err(|e| DbError::Chunk {
+            row.data.decode_range(mint, maxt, out).map_err(|e| DbError::Chunk {
                 series: id,
                 min_t: row.min_t,
                 reason: e.to_string(),
@@ -628,7 +628,7 @@ impl Db {
     pub fn samples_stored(&self) -> Result<u64, DbError> {
         let mut n = 0u64;
         self.store.lock().for_each_chunk(|row| {
-            n += crate::chunk::ChunkIter::new(&row.data).count() as u64;
+            n += row.data.samples().count() as u64;
         })?;
         Ok(n)
     }

@@ -13,13 +13,16 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use tally_model::{Labels, Sample};
 
+use crate::chunk::{
+    decode_range, decode_stored_range, seal, ChunkError, ChunkIter, StoredIter, XorChunk,
+};
 use crate::index::SeriesId;
 use crate::rollup::RollupPoint;
 
 mod rollups;
 
 /// The schema version this code writes and reads (`meta.format`).
-pub const FORMAT_VERSION: i64 = 4;
+pub const FORMAT_VERSION: i64 = 5;
 
 /// A failure of the SQLite store.
 #[derive(Debug, thiserror::Error)]
@@ -69,17 +72,46 @@ pub struct ChunkRow {
     pub data: ChunkData,
 }
 
-/// The bytes of a [`ChunkRow`]: owned (read from the store, or a checkpoint's copy of an
-/// open chunk), or shared with the head's sealed chunk a checkpoint takes it from, which
-/// is immutable: a checkpoint does not copy the sealed chunks it writes (a busy head's
-/// run to megabytes). Derefs to the encoding; cloning a shared one costs a reference
-/// count increment.
+/// The bytes of a [`ChunkRow`]: an XOR chunk of its own (a checkpoint's copy of an open
+/// chunk, or an `open_chunks` row read back), an XOR chunk shared with the head's sealed
+/// chunk a checkpoint takes it from (immutable, so a checkpoint does not copy the sealed
+/// chunks it writes: a busy head's run to megabytes), or a stored chunk read from the
+/// `chunks` table (a tag byte, then packed or XOR; `docs/format/chunk.md`). Derefs to
+/// the bytes as they are; [`samples`](Self::samples) decodes any of them. Cloning a
+/// shared one costs a reference count increment.
 #[derive(Debug, Clone)]
 pub enum ChunkData {
-    /// Bytes of its own.
+    /// XOR bytes of its own.
     Owned(Vec<u8>),
     /// A sealed chunk of the head.
     Shared(std::sync::Arc<crate::chunk::XorChunk>),
+    /// A stored chunk from the `chunks` table.
+    Stored(Vec<u8>),
+}
+
+impl ChunkData {
+    /// An iterator over the samples, whichever the encoding.
+    pub fn samples(&self) -> StoredIter<'_> {
+        match self {
+            ChunkData::Owned(v) => StoredIter::Xor(ChunkIter::new(v)),
+            ChunkData::Shared(c) => StoredIter::Xor(c.iter()),
+            ChunkData::Stored(v) => StoredIter::new(v),
+        }
+    }
+
+    /// Appends the samples with times in `[mint, maxt]` to `out`, oldest first; on damage
+    /// the error, with the samples before it appended.
+    pub fn decode_range(
+        &self,
+        mint: i64,
+        maxt: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ChunkError> {
+        match self {
+            ChunkData::Stored(v) => decode_stored_range(v, mint, maxt, out),
+            xor => decode_range(xor, mint, maxt, out),
+        }
+    }
 }
 
 impl std::ops::Deref for ChunkData {
@@ -87,7 +119,7 @@ impl std::ops::Deref for ChunkData {
 
     fn deref(&self) -> &[u8] {
         match self {
-            ChunkData::Owned(v) => v,
+            ChunkData::Owned(v) | ChunkData::Stored(v) => v,
             ChunkData::Shared(c) => c.bytes(),
         }
     }
@@ -198,6 +230,9 @@ impl Store {
         };
         match found {
             Some(FORMAT_VERSION) => {}
+            // Format 4 differs only in `chunks.data`, which held bare XOR chunks: tagging
+            // them as stored XOR chunks is the whole upgrade, in one transaction.
+            Some(4) => upgrade_from_4(&conn).map_err(err)?,
             Some(found) => return Err(StoreError::Version { path, found }),
             None => {
                 conn.execute_batch(SCHEMA).map_err(err)?;
@@ -277,7 +312,7 @@ impl Store {
         // Per series: its oldest and newest sealed starts (from the index alone), the
         // newest sealed chunk (one index lookup each), then its open chunk copy, which is
         // newer than every sealed chunk of the series when present.
-        let newest_of = |data: &[u8]| crate::chunk::ChunkIter::new(data).last();
+        let newest_of = |data: &[u8]| StoredIter::new(data).last();
         let mut bounds: std::collections::BTreeMap<SeriesId, (i64, i64, i64, Option<Sample>)> =
             std::collections::BTreeMap::new();
         {
@@ -303,7 +338,7 @@ impl Store {
             }
         }
         for row in self.chunks_where("open_chunks", "1", [])? {
-            let last = newest_of(&row.data);
+            let last = row.data.samples().last();
             let entry = bounds
                 .entry(row.series)
                 .or_insert((row.min_t, row.min_t, row.max_t, last));
@@ -354,7 +389,11 @@ impl Store {
                     min_t: r.get(1)?,
                     max_t: r.get(2)?,
                     sealed,
-                    data: ChunkData::Owned(r.get(3)?),
+                    data: if sealed {
+                        ChunkData::Stored(r.get(3)?)
+                    } else {
+                        ChunkData::Owned(r.get(3)?)
+                    },
                 })
             })
             .map_err(self.err())?;
@@ -393,7 +432,7 @@ impl Store {
                 .prepare_cached("DELETE FROM open_chunks WHERE series_id = ?1 AND min_t <= ?2")
                 .map_err(err)?;
             for c in batch.chunks.iter().filter(|c| c.sealed) {
-                ins.execute(params![c.series as i64, c.min_t, c.max_t, &*c.data])
+                ins.execute(params![c.series as i64, c.min_t, c.max_t, stored(&c.data)])
                     .map_err(err)?;
                 superseded
                     .execute(params![c.series as i64, c.min_t])
@@ -602,7 +641,14 @@ impl Store {
                     min_t: r.get(1).map_err(self.err())?,
                     max_t: r.get(2).map_err(self.err())?,
                     sealed,
-                    data: ChunkData::Owned(r.get(3).map_err(self.err())?),
+                    data: {
+                        let bytes = r.get(3).map_err(self.err())?;
+                        if sealed {
+                            ChunkData::Stored(bytes)
+                        } else {
+                            ChunkData::Owned(bytes)
+                        }
+                    },
                 });
             }
         }
@@ -652,6 +698,45 @@ pub struct Checkpoint {
     pub rollups: Vec<(SeriesId, i64, RollupPoint)>,
     /// Unfinished buckets of the series written since (replaced until they finish).
     pub current_rollups: Vec<(SeriesId, i64, RollupPoint)>,
+}
+
+/// Rewrites a format 4 file as format 5: every `chunks.data` gets the XOR tag byte.
+fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let run = || -> rusqlite::Result<()> {
+        let mut read = conn.prepare("SELECT id, data FROM chunks")?;
+        let mut write = conn.prepare("UPDATE chunks SET data = ?2 WHERE id = ?1")?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let old = r.get_ref(1)?.as_blob()?;
+            write.execute(params![id, [&[0u8][..], old].concat()])?;
+        }
+        conn.execute("UPDATE meta SET value = 5 WHERE key = 'format'", [])?;
+        Ok(())
+    };
+    match run() {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The `chunks.data` bytes of a sealed chunk: its stored form (packed when smaller), or
+/// unchanged when it already is one.
+fn stored(data: &ChunkData) -> std::borrow::Cow<'_, [u8]> {
+    match data {
+        ChunkData::Shared(c) => seal(c).into(),
+        ChunkData::Owned(v) => match XorChunk::from_bytes(v) {
+            Ok(c) => seal(&c).into(),
+            // Damaged bytes are kept as they are, tagged as XOR, so reads report the
+            // damage instead of the checkpoint failing.
+            Err(_) => [&[0u8][..], v].concat().into(),
+        },
+        ChunkData::Stored(v) => v.as_slice().into(),
+    }
 }
 
 /// A label set as stored in `series.labels`: for each pair, the name's length as a
@@ -800,11 +885,89 @@ mod tests {
         .unwrap();
         drop(conn);
         let e = Store::open(dir.path(), false).unwrap_err().to_string();
-        assert!(e.contains("format version 3, this tally reads 4"), "{e}");
+        assert!(e.contains("format version 3, this tally reads 5"), "{e}");
         let conn = Connection::open(dir.path().join("tally.db")).unwrap();
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tables, 1);
+    }
+
+    fn counter_chunk(n: i64) -> XorChunk {
+        let mut c = XorChunk::new();
+        for i in 0..n {
+            c.append(1_700_000_000_000 + i * 15_000, (1000 + i * 7) as f64);
+        }
+        c
+    }
+
+    #[test]
+    fn sealed_chunks_are_stored_packed_and_read_back_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), false).unwrap();
+        let chunk = std::sync::Arc::new(counter_chunk(120));
+        let labels = Labels::from_pairs([("__name__", "c")]).unwrap();
+        let row = |data| ChunkRow {
+            series: 1,
+            min_t: chunk.min_time().unwrap(),
+            max_t: chunk.max_time().unwrap(),
+            sealed: true,
+            data,
+        };
+        s.write_checkpoint(&Checkpoint {
+            series: vec![(1, labels)],
+            chunks: vec![row(ChunkData::Shared(chunk.clone()))],
+            ..Default::default()
+        })
+        .unwrap();
+        let rows = s.chunks(1, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(rows.len(), 1);
+        let ChunkData::Stored(bytes) = &rows[0].data else {
+            panic!("{:?}", rows[0].data);
+        };
+        assert_eq!(bytes[0], 1, "packed");
+        assert!(bytes.len() < chunk.bytes().len(), "{} bytes", bytes.len());
+        let got: Vec<Sample> = rows[0].data.samples().collect();
+        assert_eq!(got, chunk.iter().collect::<Vec<_>>());
+        // Writing the stored row again (as a rewrite would) keeps its bytes.
+        s.write_checkpoint(&Checkpoint {
+            chunks: vec![rows[0].clone()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.chunks(1, i64::MIN, i64::MAX).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_format_4_store_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let chunk = counter_chunk(50);
+        {
+            let conn = Connection::open(dir.path().join("tally.db")).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute("INSERT INTO meta VALUES('format', 4)", [])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO chunks(series_id, min_t, max_t, data) VALUES(1, ?1, ?2, ?3)",
+                params![chunk.min_time(), chunk.max_time(), chunk.bytes()],
+            )
+            .unwrap();
+        }
+        let s = Store::open(dir.path(), false).unwrap();
+        let rows = s.chunks(1, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(rows.len(), 1);
+        let got: Vec<Sample> = rows[0].data.samples().collect();
+        assert_eq!(got, chunk.iter().collect::<Vec<_>>());
+        let format: i64 = s
+            .conn
+            .query_row("SELECT value FROM meta WHERE key='format'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(format, 5);
+        drop(s);
+        // Opening again changes nothing more.
+        let s = Store::open(dir.path(), false).unwrap();
+        assert_eq!(s.chunks(1, i64::MIN, i64::MAX).unwrap(), rows);
     }
 }

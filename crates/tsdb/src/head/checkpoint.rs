@@ -127,7 +127,7 @@ mod tests {
             assert!(row.sealed);
             match &row.data {
                 ChunkData::Shared(c) => assert!(std::sync::Arc::ptr_eq(c, chunk)),
-                ChunkData::Owned(_) => panic!("a sealed chunk was copied"),
+                ChunkData::Owned(_) | ChunkData::Stored(_) => panic!("a sealed chunk was copied"),
             }
             assert_eq!(&*row.data, chunk.bytes());
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::chunk::ChunkIter;
+use crate::chunk::StoredIter;
 use crate::index::SeriesId;
 use crate::rollup::{block_start, RollupBlock, RollupPoint, BLOCK_BUCKETS, DERIVED_MS};
 
@@ -196,7 +196,7 @@ pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<(), r
         }
         if let Some((_, st)) = &mut state {
             // An undecodable chunk is deleted without a summary, as reads would skip it.
-            for s in ChunkIter::new(data) {
+            for s in StoredIter::new(data) {
                 if let Some(p) = st.observe(DERIVED_MS, s.timestamp_ms, s.value) {
                     points.push((series, DERIVED_MS, p));
                 }
