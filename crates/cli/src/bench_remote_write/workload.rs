@@ -156,11 +156,20 @@ fn normal(rng: &mut Pcg32) -> f64 {
     (sum - 2.0) * 3f64.sqrt()
 }
 
+/// `v` rounded to a multiple of `quantum`. A decimal quantum (0.1, 0.01) gives the double
+/// nearest the decimal, as real exporters produce: they divide an integer count by a
+/// power of ten (node_exporter's CPU ticks by `USER_HZ`, hwmon's millidegrees by 1000) or
+/// parse decimal text. Multiplying by the quantum instead gives values such as
+/// 12345.670000000002, one bit off the decimal, which no exporter sends.
 fn round_to(v: f64, quantum: f64) -> f64 {
-    if quantum > 0.0 {
-        (v / quantum).round() * quantum
+    if quantum <= 0.0 {
+        return v;
+    }
+    let steps = (v / quantum).round();
+    if quantum < 1.0 {
+        steps / (1.0 / quantum).round()
     } else {
-        v
+        steps * quantum
     }
 }
 
@@ -464,6 +473,24 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn decimal_quanta_give_the_doubles_decimal_text_parses_to() {
+        let mut rng = Pcg32::seed_from_u64(7);
+        for _ in 0..10_000 {
+            let v = uniform(&mut rng) * 1e6;
+            for (quantum, places) in [(0.01, 2), (0.1, 1)] {
+                let r = round_to(v, quantum);
+                let text = format!("{r:.places$}");
+                assert_eq!(
+                    text.parse::<f64>().unwrap().to_bits(),
+                    r.to_bits(),
+                    "{v} {quantum}"
+                );
+            }
+            assert_eq!(round_to(v, 4096.0) % 4096.0, 0.0);
+        }
     }
 
     #[test]
