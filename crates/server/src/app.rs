@@ -159,16 +159,19 @@ impl App {
                     .map_err(|e| e.to_string())
             }),
         );
-        // Polled every second: a checkpoint runs when its interval has passed or when
-        // enough samples arrived since the last one (bounding the memory they hold).
+        // A checkpoint runs when its interval has passed or as soon as enough samples
+        // arrived since the last one (bounding the memory they hold): each run waits on
+        // the database for up to a second (on the blocking pool), and the next run
+        // starts right after it.
         let db = self.tsdb.clone();
         let interval_ms = storage.checkpoint_interval.as_millis() as i64;
+        let wait = Duration::from_secs(1).min(storage.checkpoint_interval);
         sup.spawn(
             "tsdb_checkpoint",
-            Duration::from_secs(1).min(storage.checkpoint_interval),
+            Duration::from_millis(10).min(storage.checkpoint_interval),
             self.jobs.clone(),
             Arc::new(move || {
-                if !db.checkpoint_due(interval_ms) {
+                if !db.wait_checkpoint_due(interval_ms, wait) {
                     return Ok(JobRun::Skipped);
                 }
                 db.checkpoint()

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 use tally_model::{Labels, Sample};
 use tally_storage::append::{check_order, Accepted};
 use tally_storage::{
@@ -84,8 +84,9 @@ pub struct Options {
     /// Write-ahead log segment size in bytes.
     pub wal_segment_bytes: u64,
     /// [`Db::checkpoint_due`] says yes once this many samples were appended since the
-    /// last checkpoint (bounds the memory held by chunks and rollups not yet written,
-    /// about 20 bytes a sample; default 1 million).
+    /// last checkpoint, and the commit that reaches it wakes [`Db::wait_checkpoint_due`]
+    /// (bounds the memory held by chunks not yet written, about 2 bytes a sample plus
+    /// about 100 bytes per sealed chunk; default 1 million).
     pub checkpoint_samples: u64,
     /// Where "now" comes from (retention, idle series). Tests inject a fake clock.
     pub clock: Clock,
@@ -243,6 +244,10 @@ pub struct Db {
     unsaved_samples: AtomicU64,
     /// When the last checkpoint finished (ms, from the clock).
     last_checkpoint_ms: AtomicI64,
+    /// Set by the commit that brings `unsaved_samples` to [`Options::checkpoint_samples`];
+    /// [`Db::wait_checkpoint_due`] waits on it.
+    samples_due: Mutex<bool>,
+    samples_due_signal: Condvar,
     counters: DbCounters,
 }
 
@@ -319,6 +324,8 @@ impl Db {
             maintenance: Mutex::new(()),
             unsaved_samples: AtomicU64::new(report.samples_replayed),
             last_checkpoint_ms: AtomicI64::new(now),
+            samples_due: Mutex::new(false),
+            samples_due_signal: Condvar::new(),
             counters: DbCounters::default(),
         };
         Ok((db, report))
@@ -359,6 +366,7 @@ impl Db {
             head.seal_idle(newest.saturating_sub(self.opts.chunk_range_ms));
             let cut = wal.cut()?;
             self.unsaved_samples.store(0, Ordering::Relaxed);
+            *self.samples_due.lock() = false;
             (cut, head.take_checkpoint())
         };
         self.store.lock().write_checkpoint(&cp.batch)?;
@@ -387,6 +395,30 @@ impl Db {
         let since = (self.opts.clock)() - self.last_checkpoint_ms.load(Ordering::Relaxed);
         since >= interval_ms
             || self.unsaved_samples.load(Ordering::Relaxed) >= self.opts.checkpoint_samples
+    }
+
+    /// Waits until a checkpoint is due ([`checkpoint_due`](Self::checkpoint_due)) or
+    /// `timeout` passed, and says whether one is due. A commit that brings the samples
+    /// appended since the last checkpoint to [`Options::checkpoint_samples`] wakes the
+    /// waiter at once, so a checkpoint job that waits here instead of polling starts as
+    /// soon as the threshold is reached: under a fast load, polling once a second let
+    /// another second of samples (a million at remote_write benchmark rates) pile up in
+    /// memory before each checkpoint. Blocks the calling thread.
+    pub fn wait_checkpoint_due(&self, interval_ms: i64, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut due = self.samples_due.lock();
+        loop {
+            if *due || self.checkpoint_due(interval_ms) {
+                return true;
+            }
+            if self
+                .samples_due_signal
+                .wait_until(&mut due, deadline)
+                .timed_out()
+            {
+                return *due || self.checkpoint_due(interval_ms);
+            }
+        }
     }
 
     /// Applies retention by age and by size. Data must be checkpointed to be removed;
@@ -477,8 +509,14 @@ impl Db {
         }
         head.apply(&staged);
         drop(head);
-        self.unsaved_samples
+        let before = self
+            .unsaved_samples
             .fetch_add(staged.stats.appended, Ordering::Relaxed);
+        let threshold = self.opts.checkpoint_samples;
+        if before < threshold && before + staged.stats.appended >= threshold {
+            *self.samples_due.lock() = true;
+            self.samples_due_signal.notify_all();
+        }
         let c = &self.counters;
         c.samples_appended
             .fetch_add(staged.stats.appended, Ordering::Relaxed);
@@ -518,11 +556,13 @@ impl Db {
             if below.is_some_and(|b| row.min_t >= b) {
                 continue;
             }
-            row.data.decode_range(mint, maxt, out).map_err(|e| DbError::Chunk {
-                series: id,
-                min_t: row.min_t,
-                reason: e.to_string(),
-            })?;
+            row.data
+                .decode_range(mint, maxt, out)
+                .map_err(|e| DbError::Chunk {
+                    series: id,
+                    min_t: row.min_t,
+                    reason: e.to_string(),
+                })?;
         }
         Ok(())
     }
@@ -888,5 +928,47 @@ impl Querier for DbQuerier<'_> {
             .head
             .read()
             .label_values(name, matchers, self.mint, self.maxt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_commit_reaching_the_sample_threshold_wakes_the_checkpoint_waiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Arc::new(AtomicI64::new(1_000_000));
+        let mut o = Options::new(dir.path());
+        let clock = now.clone();
+        o.clock = Arc::new(move || clock.load(Ordering::SeqCst));
+        o.checkpoint_samples = 3;
+        let db = Db::open(o).unwrap().0;
+        let hour = 3_600_000;
+        let g = Labels::from_pairs([("__name__", "g")]).unwrap();
+        let write = |ts: &[i64]| {
+            let mut app = db.appender();
+            for t in ts {
+                app.append(&g, Sample::new(*t, 1.0)).unwrap();
+            }
+            app.commit().unwrap();
+        };
+        // Nothing due: the wait times out.
+        assert!(!db.wait_checkpoint_due(hour, Duration::from_millis(1)));
+        write(&[1, 2]);
+        assert!(!db.checkpoint_due(hour));
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| db.wait_checkpoint_due(hour, Duration::from_secs(600)));
+            write(&[3]);
+            // Woken by the commit, long before the timeout.
+            assert!(waiter.join().unwrap());
+        });
+        db.checkpoint().unwrap();
+        assert!(!db.wait_checkpoint_due(hour, Duration::from_millis(1)));
+        // The interval still counts.
+        now.store(1_000_000 + hour, Ordering::SeqCst);
+        assert!(db.wait_checkpoint_due(hour, Duration::from_millis(1)));
     }
 }
