@@ -58,7 +58,7 @@ mod stored;
 
 pub use iter::{decode_range, ChunkIter};
 pub use packed::PackedIter;
-pub use stored::{decode_stored_range, seal, StoredIter};
+pub use stored::{decode_stored_range, seal, seal_samples, StoredIter};
 
 use std::fmt;
 

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tally_model::{Labels, Sample};
 
 use crate::chunk::{
-    decode_range, decode_stored_range, seal, ChunkError, ChunkIter, StoredIter, XorChunk,
+    decode_range, decode_stored_range, seal_samples, ChunkError, ChunkIter, StoredIter,
 };
 use crate::index::SeriesId;
 use crate::rollup::RollupPoint;
@@ -422,21 +422,17 @@ impl Store {
                 ins.execute(params![*id as i64, metric, encode_labels(labels)])
                     .map_err(err)?;
             }
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO chunks(series_id, min_t, max_t, data) \
-                     VALUES(?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
             let mut superseded = tx
                 .prepare_cached("DELETE FROM open_chunks WHERE series_id = ?1 AND min_t <= ?2")
                 .map_err(err)?;
-            for c in batch.chunks.iter().filter(|c| c.sealed) {
-                ins.execute(params![c.series as i64, c.min_t, c.max_t, stored(&c.data)])
-                    .map_err(err)?;
-                superseded
-                    .execute(params![c.series as i64, c.min_t])
-                    .map_err(err)?;
+            let sealed: Vec<&ChunkRow> = batch.chunks.iter().filter(|c| c.sealed).collect();
+            for rows in sealed.chunk_by(|a, b| a.series == b.series) {
+                append_sealed(&tx, rows).map_err(err)?;
+                for c in rows {
+                    superseded
+                        .execute(params![c.series as i64, c.min_t])
+                        .map_err(err)?;
+                }
             }
             let mut open = tx
                 .prepare_cached(
@@ -700,6 +696,116 @@ pub struct Checkpoint {
     pub current_rollups: Vec<(SeriesId, i64, RollupPoint)>,
 }
 
+/// Samples a stored chunk grows to: a checkpoint appends a series' newly sealed chunks to
+/// its newest stored chunk while that stays within this many samples (2 hours at a 15 s
+/// interval), so the store keeps a few long rows instead of many 120-sample ones: fewer
+/// rows, index entries and chunk headers (measured with `tally bench remote-write`, see
+/// `docs/benchmarks.md`). A short query decodes at most this many stored samples.
+pub const STORED_CHUNK_SAMPLES: usize = 480;
+
+/// Writes one series' newly sealed chunks (`rows`, oldest first). The series' newest
+/// stored chunk grows while it has fewer than [`STORED_CHUNK_SAMPLES`] samples: it is
+/// kept at row id `-1 - series` (see [`growing_row_id`]) and replaced as it grows; a
+/// chunk that would take it past the limit completes it, and complete chunks are
+/// appended at the end of the table (ids above every other), so the pages of complete
+/// chunks stay full and the rewrites stay among the growing rows at the front. A chunk the
+/// store already holds (a checkpoint written twice) is skipped.
+fn append_sealed(tx: &rusqlite::Transaction<'_>, rows: &[&ChunkRow]) -> rusqlite::Result<()> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let series = first.series as i64;
+    let growing_id = growing_row_id(first.series);
+    let mut newest = tx.prepare_cached(
+        "SELECT id, max_t, data FROM chunks WHERE series_id = ?1 ORDER BY min_t DESC LIMIT 1",
+    )?;
+    let last: Option<(i64, i64, Vec<u8>)> = newest
+        .query_row([series], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let mut stored_max = last.as_ref().map_or(i64::MIN, |l| l.1);
+    // The samples of the growing chunk. A growing row that does not decode whole is left
+    // as it is, for reads to report, and the new chunks start another.
+    let mut growing: Vec<Sample> = Vec::new();
+    let mut growing_stored = false;
+    if let Some((id, _, data)) = last.filter(|l| l.0 == growing_id) {
+        let mut it = StoredIter::new(&data);
+        let samples: Vec<Sample> = it.by_ref().collect();
+        if it.error().is_none() {
+            growing = samples;
+            growing_stored = true;
+        } else {
+            tx.execute(
+                "UPDATE chunks SET id = (SELECT max(0, coalesce(max(id), 0)) + 1 FROM chunks) \
+                 WHERE id = ?1",
+                [id],
+            )?;
+        }
+    }
+    let complete = |samples: &[Sample], replaces_growing: bool| -> rusqlite::Result<()> {
+        let (Some(lo), Some(hi)) = (samples.first(), samples.last()) else {
+            return Ok(());
+        };
+        if replaces_growing {
+            tx.execute("DELETE FROM chunks WHERE id = ?1", [growing_id])?;
+        }
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO chunks(id, series_id, min_t, max_t, data) \
+             VALUES((SELECT max(0, coalesce(max(id), 0)) + 1 FROM chunks), ?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            series,
+            lo.timestamp_ms,
+            hi.timestamp_ms,
+            seal_samples(samples)
+        ])?;
+        Ok(())
+    };
+    let mut changed = false;
+    for c in rows {
+        if c.max_t <= stored_max {
+            continue; // the store has it already
+        }
+        let samples: Vec<Sample> = c.data.samples().collect();
+        let fits = growing.len() + samples.len() <= STORED_CHUNK_SAMPLES
+            && growing.last().is_none_or(|l| l.timestamp_ms < c.min_t);
+        if !fits {
+            complete(&growing, growing_stored)?;
+            growing.clear();
+            growing_stored = false;
+        }
+        growing.extend_from_slice(&samples);
+        changed = true;
+        stored_max = c.max_t;
+    }
+    if !changed {
+        return Ok(());
+    }
+    if growing.len() >= STORED_CHUNK_SAMPLES {
+        return complete(&growing, growing_stored);
+    }
+    let (Some(lo), Some(hi)) = (growing.first(), growing.last()) else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO chunks(id, series_id, min_t, max_t, data) \
+         VALUES(?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        growing_id,
+        series,
+        lo.timestamp_ms,
+        hi.timestamp_ms,
+        seal_samples(&growing)
+    ])?;
+    Ok(())
+}
+
+/// The row id of a series' growing stored chunk: negative, so growing rows sit together at
+/// the front of the table, apart from the complete ones appended at its end.
+pub fn growing_row_id(series: SeriesId) -> i64 {
+    -1 - series as i64
+}
+
 /// Rewrites a format 4 file as format 5: every `chunks.data` gets the XOR tag byte.
 fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -721,21 +827,6 @@ fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
-    }
-}
-
-/// The `chunks.data` bytes of a sealed chunk: its stored form (packed when smaller), or
-/// unchanged when it already is one.
-fn stored(data: &ChunkData) -> std::borrow::Cow<'_, [u8]> {
-    match data {
-        ChunkData::Shared(c) => seal(c).into(),
-        ChunkData::Owned(v) => match XorChunk::from_bytes(v) {
-            Ok(c) => seal(&c).into(),
-            // Damaged bytes are kept as they are, tagged as XOR, so reads report the
-            // damage instead of the checkpoint failing.
-            Err(_) => [&[0u8][..], v].concat().into(),
-        },
-        ChunkData::Stored(v) => v.as_slice().into(),
     }
 }
 
@@ -794,6 +885,7 @@ pub(crate) fn get_uvarint(b: &[u8]) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::XorChunk;
 
     #[test]
     fn labels_round_trip_and_garbage_is_refused() {
@@ -811,46 +903,55 @@ mod tests {
         let up = Labels::from_pairs([("__name__", "up")]).unwrap();
         let mut cp = Checkpoint::default();
         cp.series.push((1, up.clone()));
-        for (min_t, sealed) in [(0, true), (100, false)] {
+        // A full stored chunk (nothing is appended to it), and an open chunk.
+        let full: Vec<Sample> = (0..STORED_CHUNK_SAMPLES as i64)
+            .map(|t| Sample::new(t, 1.0))
+            .collect();
+        for (samples, sealed) in [
+            (full, true),
+            (vec![Sample::new(500, 1.0), Sample::new(550, 3.0)], false),
+        ] {
             let mut c = crate::chunk::XorChunk::new();
-            c.append(min_t, 1.0);
-            c.append(min_t + 50, 3.0);
+            for x in &samples {
+                c.append(x.timestamp_ms, x.value);
+            }
             cp.chunks.push(ChunkRow {
                 series: 1,
-                min_t,
-                max_t: min_t + 50,
+                min_t: c.min_time().unwrap(),
+                max_t: c.max_time().unwrap(),
                 sealed,
                 data: c.bytes().to_vec().into(),
             });
         }
         s.write_checkpoint(&cp).unwrap();
         assert_eq!(s.load_series().unwrap(), vec![(1, up)]);
-        assert_eq!(s.chunks(1, 60, 1000).unwrap().len(), 1);
+        assert_eq!(s.chunks(1, 480, 1000).unwrap().len(), 1);
         assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 2);
-        assert_eq!(s.load_partial_chunks().unwrap()[0].min_t, 100);
-        assert_eq!(s.time_bounds().unwrap(), Some((0, 150)));
+        assert_eq!(s.load_partial_chunks().unwrap()[0].min_t, 500);
+        assert_eq!(s.time_bounds().unwrap(), Some((0, 550)));
         assert_eq!(s.totals().unwrap().chunks, 2);
-        // Writing a checkpoint twice changes nothing; sealing the open chunk replaces it.
+        // Writing a checkpoint twice changes nothing; sealing the open chunk replaces it
+        // (with a row of its own: the stored chunk before it is full).
         s.write_checkpoint(&cp).unwrap();
         assert_eq!(s.totals().unwrap().chunks, 2);
         cp.chunks[1].sealed = true;
         s.write_checkpoint(&cp).unwrap();
         assert!(s.load_partial_chunks().unwrap().is_empty());
         assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 2);
-        assert!(s.delete_before(60, 60, &|_| false).unwrap().is_empty());
+        assert!(s.delete_before(490, 490, &|_| false).unwrap().is_empty());
         assert_eq!(s.chunks(1, 0, 1000).unwrap().len(), 1);
         // The deleted chunk's samples are summarised in a stored 1 minute bucket.
         let minute = s.rollups(1, 60_000, 0, 0).unwrap();
         assert_eq!(
             (minute[0].count, minute[0].sum, minute[0].last),
-            (2, 4.0, 3.0)
+            (480, 480.0, 1.0)
         );
         assert!(s.delete_before(1000, 1000, &|_| false).unwrap().is_empty());
         // The other chunk, deleted later, falls in the same bucket: the two combine.
         let minute = s.rollups(1, 60_000, 0, 0).unwrap();
         assert_eq!(
             (minute[0].count, minute[0].sum, minute[0].max),
-            (4, 8.0, 3.0)
+            (482, 484.0, 3.0)
         );
         let blocks_end = 60_000 * crate::rollup::BLOCK_BUCKETS;
         assert_eq!(
@@ -969,5 +1070,76 @@ mod tests {
         // Opening again changes nothing more.
         let s = Store::open(dir.path(), false).unwrap();
         assert_eq!(s.chunks(1, i64::MIN, i64::MAX).unwrap(), rows);
+    }
+
+    #[test]
+    fn consecutive_checkpoints_grow_a_series_newest_stored_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), false).unwrap();
+        let labels = Labels::from_pairs([("__name__", "c")]).unwrap();
+        let mut want = Vec::new();
+        let mut t = 0;
+        // 9 checkpoints of one sealed 120-sample chunk each: rows of 480, 480, 120.
+        for round in 0..9 {
+            let mut c = XorChunk::new();
+            for _ in 0..120 {
+                c.append(t, (t / 7) as f64);
+                want.push(Sample::new(t, (t / 7) as f64));
+                t += 15_000;
+            }
+            let series = if round == 0 {
+                vec![(1, labels.clone())]
+            } else {
+                vec![]
+            };
+            s.write_checkpoint(&Checkpoint {
+                series,
+                chunks: vec![ChunkRow {
+                    series: 1,
+                    min_t: c.min_time().unwrap(),
+                    max_t: c.max_time().unwrap(),
+                    sealed: true,
+                    data: ChunkData::Shared(std::sync::Arc::new(c)),
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let rows = s.chunks(1, i64::MIN, i64::MAX).unwrap();
+        let sizes: Vec<usize> = rows.iter().map(|r| r.data.samples().count()).collect();
+        assert_eq!(sizes, vec![480, 480, 120]);
+        let got: Vec<Sample> = rows.iter().flat_map(|r| r.data.samples()).collect();
+        assert_eq!(got, want);
+        for r in &rows {
+            let samples: Vec<Sample> = r.data.samples().collect();
+            assert_eq!(
+                (r.min_t, r.max_t),
+                (
+                    samples[0].timestamp_ms,
+                    samples.last().unwrap().timestamp_ms
+                )
+            );
+        }
+        // A damaged newest row is left alone: the next chunk starts a row of its own.
+        s.conn
+            .execute(
+                "UPDATE chunks SET data = X'01ff' WHERE min_t = ?1",
+                [rows[2].min_t],
+            )
+            .unwrap();
+        let mut c = XorChunk::new();
+        c.append(t, 1.0);
+        s.write_checkpoint(&Checkpoint {
+            chunks: vec![ChunkRow {
+                series: 1,
+                min_t: t,
+                max_t: t,
+                sealed: true,
+                data: ChunkData::Shared(std::sync::Arc::new(c)),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.chunks(1, i64::MIN, i64::MAX).unwrap().len(), 4);
     }
 }

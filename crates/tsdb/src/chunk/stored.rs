@@ -15,12 +15,31 @@ const TAG_PACKED: u8 = 1;
 /// behind the tag byte. Costs a decode of the chunk and a packed encode (which itself
 /// decodes once more to check it).
 pub fn seal(chunk: &XorChunk) -> Vec<u8> {
-    let xor = chunk.bytes();
     let samples: Vec<Sample> = chunk.iter().collect();
-    let packed = (samples.len() == chunk.len())
-        .then(|| packed::encode(&samples))
-        .flatten()
-        .filter(|p| p.len() < xor.len());
+    stored_form(chunk, &samples)
+}
+
+/// [`seal`] for samples (times strictly increasing; a sample not after the one before is
+/// dropped, as [`XorChunk::append`] does).
+pub fn seal_samples(samples: &[Sample]) -> Vec<u8> {
+    let mut xor = XorChunk::new();
+    let mut kept = Vec::with_capacity(samples.len());
+    for s in samples {
+        if kept
+            .last()
+            .is_none_or(|l: &Sample| l.timestamp_ms < s.timestamp_ms)
+        {
+            xor.append(s.timestamp_ms, s.value);
+            kept.push(*s);
+        }
+    }
+    stored_form(&xor, &kept)
+}
+
+/// The tagged stored bytes of `xor`, whose samples are `samples`.
+fn stored_form(xor: &XorChunk, samples: &[Sample]) -> Vec<u8> {
+    let xor = xor.bytes();
+    let packed = packed::encode(samples).filter(|p| p.len() < xor.len());
     let (tag, body) = match &packed {
         Some(p) => (TAG_PACKED, p.as_slice()),
         None => (TAG_XOR, xor),
