@@ -15,7 +15,9 @@
 
 use tally_model::is_stale_nan;
 
-use crate::chunk::{ChunkError, ChunkIter, XorChunk};
+use tally_model::Sample;
+
+use crate::chunk::{seal_samples, ChunkError, ChunkIter, StoredIter};
 
 /// The resolutions readable, in milliseconds.
 pub const RESOLUTIONS_MS: [i64; 2] = [DERIVED_MS, 3_600_000];
@@ -48,14 +50,21 @@ pub fn block_start(res_ms: i64, t: i64) -> i64 {
     t.div_euclid(span) * span
 }
 
-/// Finished buckets of one series at one resolution, stored column by column: five XOR
-/// chunks (count, sum, min, max, last), each with the bucket starts as its timestamps, so
-/// regular buckets cost about a bit of time each and a constant count almost nothing.
-/// Layout in `docs/format/tsdb-store.md`.
-#[derive(Debug, Clone, Default)]
+/// Finished buckets of one series at one resolution, stored column by column: five
+/// stored chunks (count, sum, min, max, last; `docs/format/chunk.md`), each with the
+/// bucket starts as its timestamps, so regular buckets cost no bits of time each and a
+/// constant count almost nothing. Layout in `docs/format/tsdb-store.md`. A block holds at
+/// most [`BLOCK_BUCKETS`] buckets and is encoded again whenever it changes.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RollupBlock {
-    columns: [XorChunk; 5],
+    points: Vec<RollupPoint>,
 }
+
+/// The error for a block whose columns disagree.
+const RAGGED: ChunkError = ChunkError::BadField {
+    bit: 0,
+    what: "rollup block columns of different lengths or bucket starts",
+};
 
 impl RollupBlock {
     /// An empty block.
@@ -64,75 +73,119 @@ impl RollupBlock {
     }
 
     /// Reopens a stored block to append to it.
-    pub fn from_bytes(mut b: &[u8]) -> Result<Self, ChunkError> {
-        let mut block = Self::new();
-        for column in &mut block.columns {
-            let (len, n) =
-                crate::store::get_uvarint(b).ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
-            let end = n
-                .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-                .filter(|e| *e <= b.len())
-                .ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
-            *column = XorChunk::from_bytes(&b[n..end])?;
-            b = &b[end..];
-        }
-        Ok(block)
+    pub fn from_bytes(b: &[u8]) -> Result<Self, ChunkError> {
+        Ok(Self {
+            points: Self::points(b)?,
+        })
     }
 
-    /// Appends a finished bucket (starts must increase).
+    /// Appends a finished bucket; one not after the newest is ignored (starts must
+    /// increase).
     pub fn push(&mut self, p: &RollupPoint) {
-        let values = [p.count as f64, p.sum, p.min, p.max, p.last];
-        for (column, v) in self.columns.iter_mut().zip(values) {
-            column.append(p.start, v);
+        if self.last_start().is_none_or(|last| last < p.start) {
+            self.points.push(*p);
         }
     }
 
     /// The start of the newest bucket.
     pub fn last_start(&self) -> Option<i64> {
-        self.columns[0].max_time()
+        self.points.last().map(|p| p.start)
     }
 
     /// The encoded block.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        for column in &self.columns {
-            let bytes = column.bytes();
+        let columns: [fn(&RollupPoint) -> f64; 5] = [
+            |p| p.count as f64,
+            |p| p.sum,
+            |p| p.min,
+            |p| p.max,
+            |p| p.last,
+        ];
+        for column in columns {
+            let samples: Vec<Sample> = self
+                .points
+                .iter()
+                .map(|p| Sample::new(p.start, column(p)))
+                .collect();
+            let bytes = seal_samples(&samples);
             crate::store::put_uvarint(&mut out, bytes.len() as u64);
-            out.extend_from_slice(bytes);
+            out.extend_from_slice(&bytes);
         }
         out
     }
 
     /// The buckets of an encoded block.
     pub fn points(bytes: &[u8]) -> Result<Vec<RollupPoint>, ChunkError> {
-        let block = Self::from_bytes(bytes)?;
-        let mut iters: Vec<ChunkIter<'_>> = block.columns.iter().map(XorChunk::iter).collect();
-        let mut out = Vec::with_capacity(block.columns[0].len());
-        loop {
-            let mut row = [0.0f64; 5];
-            let mut start = None;
-            for (slot, it) in row.iter_mut().zip(iters.iter_mut()) {
-                match it.next() {
-                    Some(s) => {
-                        *slot = s.value;
-                        start = Some(s.timestamp_ms);
-                    }
-                    None => return Ok(out),
-                }
+        let columns = split_columns(bytes)?;
+        let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(5);
+        for column in columns {
+            let mut it = StoredIter::new(column);
+            decoded.push(it.by_ref().collect());
+            if let Some(e) = it.error() {
+                return Err(e);
             }
-            let Some(start) = start else {
-                return Ok(out);
-            };
-            out.push(RollupPoint {
-                start,
-                count: row[0] as u64,
-                sum: row[1],
-                min: row[2],
-                max: row[3],
-                last: row[4],
-            });
         }
+        zip_columns(&decoded)
     }
+
+    /// The buckets of a block as store format 4 wrote it: five bare XOR chunks. Only the
+    /// upgrade to format 5 reads these.
+    pub fn points_format_4(bytes: &[u8]) -> Result<Vec<RollupPoint>, ChunkError> {
+        let columns = split_columns(bytes)?;
+        let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(5);
+        for column in columns {
+            let mut it = ChunkIter::new(column);
+            decoded.push(it.by_ref().collect());
+            if let Some(e) = it.error() {
+                return Err(e.clone());
+            }
+        }
+        zip_columns(&decoded)
+    }
+}
+
+/// The five length-prefixed columns of a block.
+fn split_columns(mut b: &[u8]) -> Result<[&[u8]; 5], ChunkError> {
+    let mut columns: [&[u8]; 5] = [&[]; 5];
+    for column in &mut columns {
+        let (len, n) =
+            crate::store::get_uvarint(b).ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
+        let end = n
+            .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+            .filter(|e| *e <= b.len())
+            .ok_or(ChunkError::Truncated { sample: 0, bit: 0 })?;
+        *column = &b[n..end];
+        b = &b[end..];
+    }
+    if !b.is_empty() {
+        return Err(ChunkError::TrailingData { bit: 0 });
+    }
+    Ok(columns)
+}
+
+/// Buckets from decoded columns, which must agree on the starts.
+fn zip_columns(columns: &[Vec<Sample>]) -> Result<Vec<RollupPoint>, ChunkError> {
+    let n = columns[0].len();
+    if columns.iter().any(|c| c.len() != n) {
+        return Err(RAGGED);
+    }
+    (0..n)
+        .map(|i| {
+            let start = columns[0][i].timestamp_ms;
+            if columns.iter().any(|c| c[i].timestamp_ms != start) {
+                return Err(RAGGED);
+            }
+            Ok(RollupPoint {
+                start,
+                count: columns[0][i].value as u64,
+                sum: columns[1][i].value,
+                min: columns[2][i].value,
+                max: columns[3][i].value,
+                last: columns[4][i].value,
+            })
+        })
+        .collect()
 }
 
 /// One finished (or current) bucket.
@@ -250,6 +303,21 @@ mod tests {
         assert_eq!(RollupBlock::points(&b.to_bytes()).unwrap(), points);
         assert!(RollupBlock::from_bytes(&[200]).is_err());
         assert!(RollupBlock::points(&[]).is_err());
+        let mut trailing = b.to_bytes();
+        trailing.push(0);
+        assert!(RollupBlock::points(&trailing).is_err());
+        // Columns that disagree on their buckets are refused.
+        let mut other = RollupBlock::new();
+        other.push(&points[0]);
+        let one = other.to_bytes();
+        let full = b.to_bytes();
+        let first_len = usize::from(full[0]) + 1;
+        let mut ragged = one[..usize::from(one[0]) + 1].to_vec();
+        ragged.extend_from_slice(&full[first_len..]);
+        assert!(matches!(
+            RollupBlock::points(&ragged),
+            Err(ChunkError::BadField { .. })
+        ));
         assert_eq!(block_start(60_000, 7_200_001), 7_200_000);
         assert_eq!(block_start(3_600_000, 3_600_000), 0);
     }

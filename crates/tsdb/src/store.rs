@@ -17,7 +17,7 @@ use crate::chunk::{
     decode_range, decode_stored_range, seal_samples, ChunkError, ChunkIter, StoredIter,
 };
 use crate::index::SeriesId;
-use crate::rollup::RollupPoint;
+use crate::rollup::{RollupBlock, RollupPoint};
 
 mod rollups;
 
@@ -806,7 +806,8 @@ pub fn growing_row_id(series: SeriesId) -> i64 {
     -1 - series as i64
 }
 
-/// Rewrites a format 4 file as format 5: every `chunks.data` gets the XOR tag byte.
+/// Rewrites a format 4 file as format 5: every `chunks.data` gets the XOR tag byte, and
+/// every rollup block is encoded again with stored-chunk columns.
 fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let run = || -> rusqlite::Result<()> {
@@ -817,6 +818,24 @@ fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
             let id: i64 = r.get(0)?;
             let old = r.get_ref(1)?.as_blob()?;
             write.execute(params![id, [&[0u8][..], old].concat()])?;
+        }
+        // Rollup blocks: bare XOR columns become stored chunks. A block that does not
+        // decode is left as it was; reads report it, as they did before.
+        let mut read = conn.prepare("SELECT series_id, res, start, data FROM rollups")?;
+        let mut write = conn.prepare(
+            "UPDATE rollups SET data = ?4 WHERE series_id = ?1 AND res = ?2 AND start = ?3",
+        )?;
+        let mut rows = read.query([])?;
+        while let Some(r) = rows.next()? {
+            let key: (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let Ok(points) = RollupBlock::points_format_4(r.get_ref(3)?.as_blob()?) else {
+                continue;
+            };
+            let mut block = RollupBlock::new();
+            for p in &points {
+                block.push(p);
+            }
+            write.execute(params![key.0, key.1, key.2, block.to_bytes()])?;
         }
         conn.execute("UPDATE meta SET value = 5 WHERE key = 'format'", [])?;
         Ok(())
@@ -1053,6 +1072,21 @@ mod tests {
                 params![chunk.min_time(), chunk.max_time(), chunk.bytes()],
             )
             .unwrap();
+            // A rollup block as format 4 wrote it: five length-prefixed XOR columns.
+            let mut block = Vec::new();
+            for column in 0..5 {
+                let mut c = XorChunk::new();
+                for bucket in 0..3 {
+                    c.append(bucket * 3_600_000, f64::from(column * 10 + bucket as i32));
+                }
+                put_uvarint(&mut block, c.bytes().len() as u64);
+                block.extend_from_slice(c.bytes());
+            }
+            conn.execute(
+                "INSERT INTO rollups(series_id, res, start, data) VALUES(1, 3600000, 0, ?1)",
+                [block],
+            )
+            .unwrap();
         }
         let s = Store::open(dir.path(), false).unwrap();
         let rows = s.chunks(1, i64::MIN, i64::MAX).unwrap();
@@ -1066,6 +1100,19 @@ mod tests {
             })
             .unwrap();
         assert_eq!(format, 5);
+        let buckets = s.rollups(1, 3_600_000, 0, i64::MAX).unwrap();
+        let got: Vec<(i64, u64, f64, f64)> = buckets
+            .iter()
+            .map(|p| (p.start, p.count, p.sum, p.last))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 0, 10.0, 40.0),
+                (3_600_000, 1, 11.0, 41.0),
+                (7_200_000, 2, 12.0, 42.0)
+            ]
+        );
         drop(s);
         // Opening again changes nothing more.
         let s = Store::open(dir.path(), false).unwrap();
