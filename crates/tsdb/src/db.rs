@@ -37,7 +37,6 @@ use tally_storage::{
     StorageError,
 };
 
-use crate::chunk::XorChunk;
 use crate::head::{AppendLimits, Batch, ChunkPolicy, Head, SeriesKey};
 use crate::index::SeriesId;
 use crate::rollup::{bucket_samples, DERIVED_MS};
@@ -702,7 +701,7 @@ fn load_store(opts: &Options, store: &Store) -> Result<(Head, OpenReport), DbErr
         head.note_stored(id, min_t, max_t, last);
     }
     for row in store.load_partial_chunks()? {
-        let chunk = XorChunk::from_bytes(&row.data).map_err(|e| DbError::Chunk {
+        let chunk = row.data.to_xor_chunk().map_err(|e| DbError::Chunk {
             series: row.series,
             min_t: row.min_t,
             reason: e.to_string(),

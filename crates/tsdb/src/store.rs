@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tally_model::{Labels, Sample};
 
 use crate::chunk::{
-    decode_range, decode_stored_range, seal_samples, ChunkError, ChunkIter, StoredIter,
+    decode_range, decode_stored_range, seal, seal_samples, ChunkError, ChunkIter, StoredIter,
+    XorChunk,
 };
 use crate::index::SeriesId;
 use crate::rollup::{RollupBlock, RollupPoint};
@@ -73,10 +74,10 @@ pub struct ChunkRow {
 }
 
 /// The bytes of a [`ChunkRow`]: an XOR chunk of its own (a checkpoint's copy of an open
-/// chunk, or an `open_chunks` row read back), an XOR chunk shared with the head's sealed
-/// chunk a checkpoint takes it from (immutable, so a checkpoint does not copy the sealed
-/// chunks it writes: a busy head's run to megabytes), or a stored chunk read from the
-/// `chunks` table (a tag byte, then packed or XOR; `docs/format/chunk.md`). Derefs to
+/// chunk), an XOR chunk shared with the head's sealed chunk a checkpoint takes it from
+/// (immutable, so a checkpoint does not copy the sealed chunks it writes: a busy head's
+/// run to megabytes), or a stored chunk read from the store (a tag byte, then packed or
+/// XOR; `docs/format/chunk.md`). Derefs to
 /// the bytes as they are; [`samples`](Self::samples) decodes any of them. Cloning a
 /// shared one costs a reference count increment.
 #[derive(Debug, Clone)]
@@ -111,6 +112,45 @@ impl ChunkData {
             ChunkData::Stored(v) => decode_stored_range(v, mint, maxt, out),
             xor => decode_range(xor, mint, maxt, out),
         }
+    }
+}
+
+impl ChunkData {
+    /// The stored-chunk bytes of this chunk (packed when smaller): encoded for XOR data,
+    /// borrowed for stored data. XOR bytes that do not decode are kept as they are behind
+    /// the XOR tag, so reads report the damage.
+    pub fn to_stored(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            ChunkData::Shared(c) => seal(c).into(),
+            ChunkData::Owned(v) => match XorChunk::from_bytes(v) {
+                Ok(c) => seal(&c).into(),
+                Err(_) => [&[0u8][..], v].concat().into(),
+            },
+            ChunkData::Stored(v) => v.as_slice().into(),
+        }
+    }
+
+    /// The chunk as an appendable XOR chunk (to reopen as a series' open chunk).
+    pub fn to_xor_chunk(&self) -> Result<XorChunk, ChunkError> {
+        let xor: &[u8] = match self {
+            ChunkData::Owned(v) => v,
+            ChunkData::Shared(c) => return Ok((**c).clone()),
+            ChunkData::Stored(v) => match v.split_first() {
+                Some((0, rest)) => rest,
+                _ => {
+                    let mut it = StoredIter::new(v);
+                    let mut chunk = XorChunk::new();
+                    for s in it.by_ref() {
+                        chunk.append(s.timestamp_ms, s.value);
+                    }
+                    return match it.error() {
+                        Some(e) => Err(e),
+                        None => Ok(chunk),
+                    };
+                }
+            },
+        };
+        XorChunk::from_bytes(xor)
     }
 }
 
@@ -230,8 +270,8 @@ impl Store {
         };
         match found {
             Some(FORMAT_VERSION) => {}
-            // Format 4 differs only in `chunks.data`, which held bare XOR chunks: tagging
-            // them as stored XOR chunks is the whole upgrade, in one transaction.
+            // Format 4 differs in chunk and rollup bytes only: the upgrade tags chunks as
+            // stored XOR chunks and re-encodes rollup blocks, in one transaction.
             Some(4) => upgrade_from_4(&conn).map_err(err)?,
             Some(found) => return Err(StoreError::Version { path, found }),
             None => {
@@ -389,11 +429,7 @@ impl Store {
                     min_t: r.get(1)?,
                     max_t: r.get(2)?,
                     sealed,
-                    data: if sealed {
-                        ChunkData::Stored(r.get(3)?)
-                    } else {
-                        ChunkData::Owned(r.get(3)?)
-                    },
+                    data: ChunkData::Stored(r.get(3)?),
                 })
             })
             .map_err(self.err())?;
@@ -441,7 +477,8 @@ impl Store {
                 )
                 .map_err(err)?;
             for c in batch.chunks.iter().filter(|c| !c.sealed) {
-                open.execute(params![c.series as i64, c.min_t, c.max_t, &*c.data])
+                let data = c.data.to_stored();
+                open.execute(params![c.series as i64, c.min_t, c.max_t, &*data])
                     .map_err(err)?;
             }
             rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
@@ -637,14 +674,7 @@ impl Store {
                     min_t: r.get(1).map_err(self.err())?,
                     max_t: r.get(2).map_err(self.err())?,
                     sealed,
-                    data: {
-                        let bytes = r.get(3).map_err(self.err())?;
-                        if sealed {
-                            ChunkData::Stored(bytes)
-                        } else {
-                            ChunkData::Owned(bytes)
-                        }
-                    },
+                    data: ChunkData::Stored(r.get(3).map_err(self.err())?),
                 });
             }
         }
@@ -811,13 +841,16 @@ pub fn growing_row_id(series: SeriesId) -> i64 {
 fn upgrade_from_4(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let run = || -> rusqlite::Result<()> {
-        let mut read = conn.prepare("SELECT id, data FROM chunks")?;
-        let mut write = conn.prepare("UPDATE chunks SET data = ?2 WHERE id = ?1")?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let old = r.get_ref(1)?.as_blob()?;
-            write.execute(params![id, [&[0u8][..], old].concat()])?;
+        for (table, key) in [("chunks", "id"), ("open_chunks", "series_id")] {
+            let mut read = conn.prepare(&format!("SELECT {key}, data FROM {table}"))?;
+            let mut write =
+                conn.prepare(&format!("UPDATE {table} SET data = ?2 WHERE {key} = ?1"))?;
+            let mut rows = read.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let old = r.get_ref(1)?.as_blob()?;
+                write.execute(params![id, [&[0u8][..], old].concat()])?;
+            }
         }
         // Rollup blocks: bare XOR columns become stored chunks. A block that does not
         // decode is left as it was; reads report it, as they did before.
@@ -904,7 +937,6 @@ pub(crate) fn get_uvarint(b: &[u8]) -> Option<(u64, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::XorChunk;
 
     #[test]
     fn labels_round_trip_and_garbage_is_refused() {
@@ -1072,6 +1104,11 @@ mod tests {
                 params![chunk.min_time(), chunk.max_time(), chunk.bytes()],
             )
             .unwrap();
+            conn.execute(
+                "INSERT INTO open_chunks(series_id, min_t, max_t, data) VALUES(2, ?1, ?2, ?3)",
+                params![chunk.min_time(), chunk.max_time(), chunk.bytes()],
+            )
+            .unwrap();
             // A rollup block as format 4 wrote it: five length-prefixed XOR columns.
             let mut block = Vec::new();
             for column in 0..5 {
@@ -1100,6 +1137,8 @@ mod tests {
             })
             .unwrap();
         assert_eq!(format, 5);
+        let open = s.load_partial_chunks().unwrap();
+        assert_eq!(open[0].data.to_xor_chunk().unwrap(), chunk);
         let buckets = s.rollups(1, 3_600_000, 0, i64::MAX).unwrap();
         let got: Vec<(i64, u64, f64, f64)> = buckets
             .iter()
