@@ -592,3 +592,90 @@ mod tests {
         labels.iter().any(|(n, v)| n == "__name__" && v == name)
     }
 }
+
+/// Bytes per sample of this workload's data in the head's XOR chunks and in the store's
+/// stored chunks, by metric: the figures `docs/format/chunk.md` quotes. Print them with
+/// `cargo test --release -p tally-cli --bin tally chunk_sizes -- --nocapture`.
+#[cfg(test)]
+mod chunk_sizes {
+    use std::collections::BTreeMap;
+
+    use tally_tsdb::chunk::{seal, XorChunk};
+
+    use super::*;
+
+    /// Per metric (buckets by position): series, XOR bytes, stored bytes.
+    type Sizes = BTreeMap<String, (usize, usize, usize)>;
+
+    /// Encodes `rounds` 15 s rounds of `series` series in 120-sample chunks.
+    fn sizes(series: usize, rounds: i64) -> Sizes {
+        let w = Workload::new(series, "bench", 15_000, 1);
+        let mut sizes = Sizes::new();
+        for (i, unit) in w.units.iter().enumerate() {
+            let mut state = w.state(i);
+            let n = unit.series.len();
+            let mut chunks: Vec<XorChunk> = (0..n).map(|_| XorChunk::new()).collect();
+            let mut bytes = vec![(0, 0); n];
+            let mut close = |c: &mut XorChunk, b: &mut (usize, usize)| {
+                b.0 += c.bytes().len();
+                b.1 += seal(c).len();
+                *c = XorChunk::new();
+            };
+            for round in 0..rounds {
+                w.advance(i, &mut state, 15.0);
+                for s in 0..n {
+                    let t = 1_700_000_000_000 + round * 15_000 + unit.offset_ms;
+                    chunks[s].append(t, state.values()[s]);
+                    if chunks[s].len() == 120 {
+                        close(&mut chunks[s], &mut bytes[s]);
+                    }
+                }
+            }
+            for s in 0..n {
+                close(&mut chunks[s], &mut bytes[s]);
+                // The metric name is the first label's value (`__name__` sorts first).
+                let labels = &unit.series[s].labels;
+                let len = usize::from(labels[13]);
+                let mut name = String::from_utf8_lossy(&labels[14..14 + len]).into_owned();
+                if name.ends_with("_bucket") {
+                    name.push_str(&format!("[{}]", s - CODES.len()));
+                }
+                let e = sizes.entry(name).or_default();
+                e.0 += 1;
+                e.1 += bytes[s].0;
+                e.2 += bytes[s].1;
+            }
+        }
+        sizes
+    }
+
+    #[test]
+    fn stored_chunks_are_30_percent_smaller_than_xor_on_the_bench_mix() {
+        let rounds = 1440;
+        let sizes = sizes(2_000, rounds);
+        let per_sample =
+            |bytes: usize, series: usize| bytes as f64 / (series as f64 * rounds as f64);
+        println!(
+            "{:45} {:>6} {:>6} {:>6}",
+            "metric", "series", "XOR", "stored"
+        );
+        for (name, (series, xor, stored)) in &sizes {
+            println!(
+                "{name:45} {series:6} {:6.3} {:6.3}",
+                per_sample(*xor, *series),
+                per_sample(*stored, *series)
+            );
+        }
+        let (series, xor, stored) = sizes
+            .values()
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        println!(
+            "{:45} {series:6} {:6.3} {:6.3}",
+            "all",
+            per_sample(xor, series),
+            per_sample(stored, series)
+        );
+        assert_eq!(series, 2_000);
+        assert!(stored * 10 <= xor * 7, "stored {stored} bytes, XOR {xor}");
+    }
+}
