@@ -12,6 +12,9 @@
 //! - `chunk/decode_range_120/counter`: `decode_range` over the second half of the counter
 //!   chunk.
 //! - `chunk/from_bytes_120/counter`: reopening that chunk for appends.
+//! - `chunk/seal_120/…`: turning each XOR chunk into its stored form (`seal`: decode,
+//!   packed encode, the encoder's check by decoding, the choice of the smaller).
+//! - `chunk/decode_stored_120/…`: iterating the stored form (packed for all three).
 //!
 //! Every benchmark first checks (untimed) that the code round-trips its data, and panics
 //! otherwise, so a broken codec cannot report a number.
@@ -30,7 +33,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tally_model::Sample;
-use tally_tsdb::chunk::{decode_range, ChunkIter, XorChunk};
+use tally_tsdb::chunk::{decode_range, seal, ChunkIter, StoredIter, XorChunk};
 
 /// Samples per chunk, as the head cuts them.
 const CHUNK: usize = 120;
@@ -364,6 +367,31 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut sum = 0.0;
                 let mut it = ChunkIter::new(black_box(&bytes));
+                for s in it.by_ref() {
+                    sum += s.value;
+                }
+                assert!(it.error().is_none());
+                sum
+            })
+        });
+        let stored = seal(&chunk);
+        assert_eq!(
+            bits(&StoredIter::new(&stored).collect::<Vec<_>>()),
+            bits(&samples)
+        );
+        eprintln!(
+            "{name}: XOR {} bytes, stored {} bytes (tag {})",
+            bytes.len(),
+            stored.len(),
+            stored[0]
+        );
+        g.bench_function(format!("seal_120/{name}"), |b| {
+            b.iter(|| seal(black_box(&chunk)))
+        });
+        g.bench_function(format!("decode_stored_120/{name}"), |b| {
+            b.iter(|| {
+                let mut sum = 0.0;
+                let mut it = StoredIter::new(black_box(&stored));
                 for s in it.by_ref() {
                     sum += s.value;
                 }
