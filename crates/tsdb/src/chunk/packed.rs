@@ -17,7 +17,7 @@
 use tally_model::Sample;
 
 use super::bits::{unzigzag, write_bits, zigzag, BitReader};
-use super::scaled::{scaled, to_float, MAX_INTEGER, MAX_SCALE};
+use super::scaled::{classify, scaled, to_float, MAX_INTEGER, MAX_SCALE};
 use super::ChunkError;
 
 /// The most samples a packed chunk holds.
@@ -173,21 +173,33 @@ struct SeqPlan {
 }
 
 impl SeqPlan {
-    /// The smallest of the three orders that can code `xs`.
+    /// The smallest of the three orders that can code `xs`. When an order codes every
+    /// value in no bits (a regular series' deltas, a constant), the higher ones are not
+    /// tried.
     fn best(xs: &[i64]) -> SeqPlan {
+        let mut best: Option<SeqPlan> = None;
+        for order in 0..=2u8 {
+            let Some(plan) = Self::with_order(xs, order) else {
+                continue;
+            };
+            let free = plan.width == 0;
+            if best.as_ref().is_none_or(|b| plan.bits < b.bits) {
+                best = Some(plan);
+            }
+            if free {
+                break;
+            }
+        }
         // Order 0 always fits an i64, so there is always a plan.
-        (0..=2u8)
-            .filter_map(|order| Self::with_order(xs, order))
-            .min_by_key(|p| p.bits)
-            .unwrap_or_else(|| SeqPlan {
-                order: 0,
-                head: Vec::new(),
-                factor: 1,
-                base: 0,
-                width: 64,
-                offsets: xs.iter().map(|&x| x as u64).collect(),
-                bits: u64::MAX,
-            })
+        best.unwrap_or_else(|| SeqPlan {
+            order: 0,
+            head: Vec::new(),
+            factor: 1,
+            base: 0,
+            width: 64,
+            offsets: xs.iter().map(|&x| x as u64).collect(),
+            bits: u64::MAX,
+        })
     }
 
     fn with_order(xs: &[i64], order: u8) -> Option<SeqPlan> {
@@ -197,19 +209,23 @@ impl SeqPlan {
             head.push(xs[0]);
         }
         if o >= 2 {
-            head.push(i64::try_from(i128::from(xs[1]) - i128::from(xs[0])).ok()?);
+            head.push(xs[1].checked_sub(xs[0])?);
         }
-        let residual = |i: usize| -> i128 {
-            let x = |j: usize| i128::from(xs[j]);
-            match order {
-                0 => x(i),
-                1 => x(i) - x(i - 1),
-                _ => x(i) - 2 * x(i - 1) + x(i - 2),
-            }
-        };
         let mut residuals = Vec::with_capacity(xs.len() - o);
-        for i in o..xs.len() {
-            residuals.push(i64::try_from(residual(i)).ok()?);
+        match order {
+            0 => residuals.extend_from_slice(xs),
+            1 => {
+                for w in xs.windows(2) {
+                    residuals.push(w[1].checked_sub(w[0])?);
+                }
+            }
+            _ => {
+                for w in xs.windows(3) {
+                    let d1 = w[1].checked_sub(w[0])?;
+                    let d2 = w[2].checked_sub(w[1])?;
+                    residuals.push(d2.checked_sub(d1)?);
+                }
+            }
         }
         let head_bits: u64 = head.iter().map(|&h| num_bits(zigzag(h))).sum();
         let mut plan = SeqPlan {
@@ -224,17 +240,26 @@ impl SeqPlan {
         if residuals.is_empty() {
             return Some(plan);
         }
-        let factor = residuals
-            .iter()
-            .fold(0u64, |g, &r| gcd(g, r.unsigned_abs()))
-            .max(1);
-        let quotient = |r: i64| (i128::from(r) / i128::from(factor)) as i64;
-        let base = residuals.iter().map(|&r| quotient(r)).min().unwrap_or(0);
+        let mut factor = 0u64;
+        for &r in &residuals {
+            factor = gcd(factor, r.unsigned_abs());
+            if factor == 1 {
+                break;
+            }
+        }
+        let factor = factor.max(1);
+        if factor > 1 {
+            // Exact divisions; i128 because the factor can be 2^63.
+            for r in &mut residuals {
+                *r = (i128::from(*r) / i128::from(factor)) as i64;
+            }
+        }
+        let base = residuals.iter().copied().min().unwrap_or(0);
+        // q - base is in [0, 2^64 - 1]: exact as a wrapping u64 difference.
         let offsets: Vec<u64> = residuals
             .iter()
-            .map(|&r| u64::try_from(i128::from(quotient(r)) - i128::from(base)))
-            .collect::<Result<_, _>>()
-            .ok()?;
+            .map(|&q| q.wrapping_sub(base) as u64)
+            .collect();
         let (width, body) = choose_width(&offsets);
         plan.bits += num_bits(factor) + num_bits(zigzag(base)) + u64::from(WIDTH_BITS) + body;
         plan.factor = factor;
@@ -275,11 +300,24 @@ fn choose_width(offsets: &[u64]) -> (u32, u64) {
     best
 }
 
+/// The greatest common divisor (Stein's binary algorithm: shifts and subtractions, no
+/// divisions, which dominated the encoder's time with Euclid's on large values).
 fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
+    if a == 0 || b == 0 {
+        return a | b;
     }
-    a
+    let shift = (a | b).trailing_zeros();
+    a >>= a.trailing_zeros();
+    loop {
+        b >>= b.trailing_zeros();
+        if a > b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        b -= a;
+        if b == 0 {
+            return a << shift;
+        }
+    }
 }
 
 /// How a chunk's values become integers.
@@ -304,16 +342,15 @@ impl ValuePlan {
     /// fewest, unless the binary code leaves fewer.
     fn choose(samples: &[Sample]) -> ValuePlan {
         let bits: Vec<u64> = samples.iter().map(|s| s.value.to_bits()).collect();
-        let mut best = Self::decimal(&bits, 0);
-        for k in 1..=MAX_SCALE {
-            if best.patches.is_empty() {
-                break;
-            }
-            let plan = Self::decimal(&bits, k);
-            if plan.patches.len() < best.patches.len() {
-                best = plan;
-            }
-        }
+        // A value with a decimal form of scale k has one at every larger scale (checked
+        // when the integers are built), so the scale patching fewest is the largest
+        // smallest scale of any value.
+        let scale = bits
+            .iter()
+            .filter_map(|&b| classify(b).map(|(k, _)| k))
+            .max()
+            .unwrap_or(0);
+        let mut best = Self::decimal(&bits, scale);
         if !best.patches.is_empty() {
             let binary = Self::binary(&bits);
             if binary.patches.len() < best.patches.len() {

@@ -136,6 +136,33 @@ fn irregular_times_escape_instead_of_widening() {
 }
 
 #[test]
+fn gcd_agrees_with_euclid() {
+    fn euclid(mut a: u64, mut b: u64) -> u64 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    let values = [
+        0,
+        1,
+        2,
+        3,
+        4096,
+        12_288,
+        15_000,
+        1 << 63,
+        u64::MAX,
+        999_999_937,
+    ];
+    for a in values {
+        for b in values {
+            assert_eq!(gcd(a, b), euclid(a, b), "{a} {b}");
+        }
+    }
+}
+
+#[test]
 fn widths_count_escapes() {
     assert_eq!(choose_width(&[0, 0, 0]), (0, 0));
     // 1 escapes at width 1 (all ones): 2 bits + 64 against 2 bits each at width 2.
