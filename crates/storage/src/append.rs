@@ -163,6 +163,20 @@ pub trait Appender: Send {
     /// batch as it was.
     fn append(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError>;
 
+    /// Adds one sample to the series whose label set is `pairs`, which must be in the form
+    /// a [`Labels`] holds: sorted by name, names non-empty and unique, values non-empty.
+    /// Otherwise the same as [`append`](Self::append); a store that already holds the
+    /// series can find it without building a label set (the remote_write receiver
+    /// borrows the pairs from the request body, so a known series costs no allocation).
+    ///
+    /// The default builds the label set and calls `append`. Pairs not in that form are a
+    /// caller's bug: the default then appends to the empty label set, which a store
+    /// refuses ([`Rejection::MissingName`]).
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], sample: Sample) -> Result<(), AppendError> {
+        let labels = Labels::from_pairs(pairs.iter().copied()).unwrap_or_default();
+        self.append(&labels, sample)
+    }
+
     /// Makes the batch visible and durable, and says what it did (refusals included).
     fn commit(self: Box<Self>) -> Result<AppendStats, StorageError>;
 }

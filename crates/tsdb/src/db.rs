@@ -812,6 +812,47 @@ struct DbAppender<'a> {
     stats: AppendStats,
 }
 
+impl DbAppender<'_> {
+    /// The batch's key for a label set the head does not hold: the one an earlier sample
+    /// of the batch gave it, or a new one.
+    fn new_key(&mut self, labels: &Labels) -> SeriesKey {
+        match self.fresh.get(labels) {
+            Some(n) => SeriesKey::New(*n),
+            None => {
+                let n = self.batch.new_labels.len() as u32;
+                self.batch.new_labels.push(labels.clone());
+                self.fresh.insert(labels.clone(), n);
+                SeriesKey::New(n)
+            }
+        }
+    }
+
+    /// Applies the ordering rule to a sample of series `key`, whose newest sample in the
+    /// head was `head_newest`, and adds it to the batch. `labels` gives the label set,
+    /// only needed for an error.
+    fn append_keyed(
+        &mut self,
+        key: SeriesKey,
+        head_newest: Option<Sample>,
+        sample: Sample,
+        labels: impl FnOnce() -> Labels,
+    ) -> Result<(), AppendError> {
+        let newest = *self.newest.entry(key).or_insert(head_newest);
+        match check_order(newest, sample) {
+            Ok(Accepted::Append) => {
+                self.newest.insert(key, Some(sample));
+                self.batch.samples.push((key, sample));
+                Ok(())
+            }
+            Ok(Accepted::Repeat) => {
+                self.stats.repeats += 1;
+                Ok(())
+            }
+            Err(reason) => Err(self.stats.refuse(reason, &labels(), sample, newest)),
+        }
+    }
+}
+
 impl Appender for DbAppender<'_> {
     fn append(&mut self, labels: &Labels, sample: Sample) -> Result<(), AppendError> {
         if !labels.contains("__name__") {
@@ -825,28 +866,23 @@ impl Appender for DbAppender<'_> {
         let found = self.db.head.read().lookup(labels);
         let (key, head_newest) = match found {
             Some((id, last)) => (SeriesKey::Id(id), last),
-            None => match self.fresh.get(labels) {
-                Some(n) => (SeriesKey::New(*n), None),
-                None => {
-                    let n = self.batch.new_labels.len() as u32;
-                    self.batch.new_labels.push(labels.clone());
-                    self.fresh.insert(labels.clone(), n);
-                    (SeriesKey::New(n), None)
-                }
-            },
+            None => (self.new_key(labels), None),
         };
-        let newest = *self.newest.entry(key).or_insert(head_newest);
-        match check_order(newest, sample) {
-            Ok(Accepted::Append) => {
-                self.newest.insert(key, Some(sample));
-                self.batch.samples.push((key, sample));
-                Ok(())
-            }
-            Ok(Accepted::Repeat) => {
-                self.stats.repeats += 1;
-                Ok(())
-            }
-            Err(reason) => Err(self.stats.refuse(reason, labels, sample, newest)),
+        self.append_keyed(key, head_newest, sample, || labels.clone())
+    }
+
+    /// Looks the series up by the borrowed pairs; a label set is built only for a series
+    /// the head does not hold (or for an error).
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], sample: Sample) -> Result<(), AppendError> {
+        let build = || Labels::from_pairs(pairs.iter().copied()).unwrap_or_default();
+        let named = pairs.iter().any(|(name, _)| *name == "__name__");
+        if !named || sample.timestamp_ms < self.min_time {
+            return self.append(&build(), sample);
+        }
+        let found = self.db.head.read().lookup_pairs(pairs);
+        match found {
+            Some((id, last)) => self.append_keyed(SeriesKey::Id(id), last, sample, build),
+            None => self.append(&build(), sample),
         }
     }
 

@@ -57,6 +57,19 @@ impl Head {
         Some((id, self.series.get(&id).and_then(|s| s.last)))
     }
 
+    /// The id and newest sample of the series whose label set is `pairs` (sorted by
+    /// name, names unique, values non-empty), if the head holds it. Builds nothing.
+    pub fn lookup_pairs(&self, pairs: &[(&str, &str)]) -> Option<(SeriesId, Option<Sample>)> {
+        let hash = super::pairs_hash(&self.hasher, pairs.iter().copied());
+        let series = &self.series.series;
+        let slot = self.by_labels.find(hash, |slot| {
+            let labels = &series[*slot as usize].labels;
+            labels.len() == pairs.len() && labels.iter().eq(pairs.iter().copied())
+        })?;
+        let s = &series[*slot as usize];
+        Some((self.series.ids[*slot as usize], s.last))
+    }
+
     /// Checks a batch again under the write lock, without changing the head: another
     /// batch may have committed since its samples were appended. New label sets get the
     /// next free ids (or the id a concurrent batch gave them); the ordering rule is
@@ -194,6 +207,11 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
     s.first_t = s.first_t.min(t);
     for (state, res) in s.rollups.iter_mut().zip(KEPT_MS) {
         if let Some(point) = state.observe(res, t, sample.value) {
+            // Usually the only finished bucket before the next checkpoint: room for one
+            // (56 bytes), not `Vec`'s first step of four.
+            if s.finished.len() == s.finished.capacity() {
+                s.finished.reserve_exact(s.finished.len().max(1));
+            }
             s.finished.push((res, point));
         }
     }
@@ -202,6 +220,42 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_are_found_by_label_set_and_by_borrowed_pairs_after_removals() {
+        let mut head = Head::new(ChunkPolicy {
+            max_samples: 4,
+            range_ms: 1 << 40,
+        });
+        let sets: Vec<Labels> = (0..5)
+            .map(|i| Labels::from_pairs([("__name__", "up"), ("i", &i.to_string())]).unwrap())
+            .collect();
+        for (id, labels) in (1..).zip(&sets) {
+            head.insert_series(id, labels.clone(), false);
+            assert!(head.append_sample(id, Sample::new(id as i64, 0.0)));
+        }
+        // Removing the first moves the last into its place; removing the last moves none.
+        head.remove_series(1);
+        head.remove_series(4);
+        head.remove_series(9);
+        assert_eq!(head.len(), 3);
+        for (id, labels) in (1..).zip(&sets) {
+            let pairs: Vec<(&str, &str)> = labels.iter().collect();
+            let kept = ![1, 4].contains(&id);
+            assert_eq!(head.id_of(labels), kept.then_some(id), "{labels}");
+            let found = head.lookup_pairs(&pairs);
+            assert_eq!(
+                found,
+                kept.then_some((id, Some(Sample::new(id as i64, 0.0))))
+            );
+            assert_eq!(head.get(id).map(|s| &s.labels), kept.then_some(labels));
+        }
+        assert_eq!(head.lookup_pairs(&[("__name__", "up")]), None);
+        assert_eq!(
+            head.lookup_pairs(&[("__name__", "up"), ("i", "0"), ("j", "1")]),
+            None
+        );
+    }
 
     #[test]
     fn sealed_chunks_are_kept_in_a_list_grown_one_power_of_two_at_a_time() {
