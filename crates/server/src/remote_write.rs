@@ -91,7 +91,7 @@ pub use metadata::{Metadata, MetadataStore, MetadataUpdate};
 pub use metrics::RemoteWriteMetrics;
 
 use crate::error::ApiError;
-use decode::{decode, Batch};
+use decode::{decode, decompress, Batch, SeriesLabels};
 
 /// The receiver's limits. Every one bounds memory an attacker or a broken sender could
 /// make a request use; going over answers `413` (sizes) or `422` (counts, lengths).
@@ -252,11 +252,12 @@ impl RemoteWrite {
     /// calling thread, without counting it in the metrics. [`write`](Self::write) is the
     /// full request path; this is its synchronous core.
     pub fn apply_body(&self, body: &[u8]) -> Result<WriteStats, WriteError> {
-        let batch = decode(body, &self.0.config)?;
+        let raw = decompress(body, &self.0.config)?;
+        let batch = decode(&raw, &self.0.config)?;
         self.apply(batch)
     }
 
-    fn apply(&self, batch: Batch) -> Result<WriteStats, WriteError> {
+    fn apply(&self, batch: Batch<'_>) -> Result<WriteStats, WriteError> {
         let mut stats = WriteStats {
             series: batch.series.len(),
             samples: batch.samples,
@@ -271,7 +272,13 @@ impl RemoteWrite {
         let mut first = None;
         for (labels, samples) in &batch.series {
             for sample in samples {
-                if let Err(e) = appender.append(labels, *sample) {
+                let appended = match labels {
+                    SeriesLabels::Built(labels) => appender.append(labels, *sample),
+                    SeriesLabels::Pairs(range) => {
+                        appender.append_pairs(&batch.pairs[range.clone()], *sample)
+                    }
+                };
+                if let Err(e) = appended {
                     first.get_or_insert(e);
                 }
             }

@@ -13,9 +13,11 @@
 //! full validation, which produce the same batch or the error a client sees. So this
 //! path never has to reproduce an error message.
 
-use tally_model::{Labels, Sample};
+#[cfg(doc)]
+use tally_model::Labels;
+use tally_model::Sample;
 
-use super::decode::Batch;
+use super::decode::{Batch, SeriesLabels};
 use super::scan::Shape;
 use super::RemoteWriteConfig;
 
@@ -80,13 +82,20 @@ impl<'a> Cursor<'a> {
 }
 
 /// The batch `prost` and the validation would produce for `raw`, when `raw` has the
-/// plain shape and passes; otherwise `None` (decode it the general way).
-pub(super) fn decode(raw: &[u8], shape: &Shape, config: &RemoteWriteConfig) -> Option<Batch> {
+/// plain shape and passes; otherwise `None` (decode it the general way). Label pairs are
+/// borrowed from `raw`, sorted and validated as a [`Labels`] would be, but no label set
+/// is built: the store builds one only for a series it does not hold yet.
+pub(super) fn decode<'a>(
+    raw: &'a [u8],
+    shape: &Shape,
+    config: &RemoteWriteConfig,
+) -> Option<Batch<'a>> {
     if shape.metadata > 0 || shape.exemplars > 0 || shape.histograms.0 > 0 {
         return None;
     }
     let mut batch = Batch {
         series: Vec::with_capacity(shape.series),
+        pairs: Vec::new(),
         samples: shape.samples,
         exemplars: 0,
         metadata: Vec::new(),
@@ -107,19 +116,40 @@ pub(super) fn decode(raw: &[u8], shape: &Shape, config: &RemoteWriteConfig) -> O
                 _ => return None,
             }
         }
-        let too_long = pairs
-            .iter()
-            .any(|(n, v)| n.len().max(v.len()) > config.max_label_length);
-        if too_long {
-            return None;
-        }
-        let labels = Labels::from_unsorted(&mut pairs).ok()?;
-        if !labels.contains("__name__") {
-            return None;
-        }
-        batch.series.push((labels, samples));
+        let range = valid_label_set(&mut pairs, &mut batch.pairs, config)?;
+        batch.series.push((SeriesLabels::Pairs(range), samples));
     }
     Some(batch)
+}
+
+/// Sorts `pairs` by name and, when they make a valid label set with a metric name and
+/// every name and value is within the length limit, appends those with non-empty values
+/// to `out` (what [`Labels`] keeps) and returns where they are. `None` for anything the
+/// general validation would refuse.
+fn valid_label_set<'a>(
+    pairs: &mut [(&'a str, &'a str)],
+    out: &mut Vec<(&'a str, &'a str)>,
+    config: &RemoteWriteConfig,
+) -> Option<std::ops::Range<usize>> {
+    if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    let mut previous: Option<&str> = None;
+    for (name, value) in pairs.iter() {
+        let too_long = name.len().max(value.len()) > config.max_label_length;
+        if name.is_empty() || previous == Some(*name) || too_long {
+            return None;
+        }
+        previous = Some(name);
+    }
+    let start = out.len();
+    out.extend(pairs.iter().filter(|(_, value)| !value.is_empty()));
+    let named = out[start..].iter().any(|(name, _)| *name == "__name__");
+    if !named {
+        out.truncate(start);
+        return None;
+    }
+    Some(start..out.len())
 }
 
 /// A `Label` with each field at most once (absent ones are empty, as in proto3).
@@ -176,7 +206,7 @@ mod tests {
         .encode_to_vec()
     }
 
-    fn fast(raw: &[u8]) -> Option<Batch> {
+    fn fast(raw: &[u8]) -> Option<Batch<'_>> {
         decode(raw, &scan(raw).unwrap(), &RemoteWriteConfig::default())
     }
 
@@ -196,7 +226,8 @@ mod tests {
         assert_eq!(got.samples, 3);
         assert_eq!(got.series.len(), want.series.len());
         for ((gl, gs), (wl, ws)) in got.series.iter().zip(&want.series) {
-            assert_eq!(gl, wl);
+            assert!(matches!(gl, SeriesLabels::Pairs(_)), "{gl:?}");
+            assert_eq!(got.labels(gl), want.labels(wl));
             let bits = |s: &[Sample]| -> Vec<(i64, u64)> {
                 s.iter()
                     .map(|x| (x.timestamp_ms, x.value.to_bits()))
@@ -206,7 +237,7 @@ mod tests {
         }
     }
 
-    fn same(got: &Batch, want: &Batch) -> bool {
+    fn same(got: &Batch<'_>, want: &Batch<'_>) -> bool {
         let bits = |s: &[Sample]| -> Vec<(i64, u64)> {
             s.iter()
                 .map(|x| (x.timestamp_ms, x.value.to_bits()))
@@ -218,7 +249,9 @@ mod tests {
                 .series
                 .iter()
                 .zip(&want.series)
-                .all(|((gl, gs), (wl, ws))| gl == wl && bits(gs) == bits(ws))
+                .all(|((gl, gs), (wl, ws))| {
+                    got.labels(gl) == want.labels(wl) && bits(gs) == bits(ws)
+                })
     }
 
     proptest::proptest! {

@@ -17,9 +17,11 @@ const MAX_QUOTED_LABELS: usize = 200;
 
 /// A decoded request whose every series has a valid label set.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
-    /// Series in request order, labels sorted; a label set may come more than once.
-    pub series: Vec<(Labels, Vec<Sample>)>,
+pub(crate) struct Batch<'a> {
+    /// Series in request order with their samples; a label set may come more than once.
+    pub series: Vec<(SeriesLabels, Vec<Sample>)>,
+    /// The label pairs of [`SeriesLabels::Pairs`] series, borrowed from the request.
+    pub pairs: Vec<(&'a str, &'a str)>,
     /// Float samples in all.
     pub samples: usize,
     /// Exemplars, ignored.
@@ -28,8 +30,33 @@ pub(crate) struct Batch {
     pub metadata: Vec<MetricMetadata>,
 }
 
-/// Decompresses, checks and decodes a request body.
-pub(crate) fn decode(body: &[u8], config: &RemoteWriteConfig) -> Result<Batch, WriteError> {
+/// A series' label set in a [`Batch`]: valid either way (names non-empty and unique,
+/// `__name__` present, no empty values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SeriesLabels {
+    /// Built by the general decoder.
+    Built(Labels),
+    /// Sorted pairs in [`Batch::pairs`], borrowed from the request by the plain-request
+    /// decoder (`borrowed.rs`): the store builds a label set only for a new series.
+    Pairs(std::ops::Range<usize>),
+}
+
+impl Batch<'_> {
+    /// The label set of one of the batch's series, built (for tests and messages).
+    #[cfg(test)]
+    pub fn labels(&self, labels: &SeriesLabels) -> Labels {
+        match labels {
+            SeriesLabels::Built(l) => l.clone(),
+            SeriesLabels::Pairs(range) => {
+                Labels::from_pairs(self.pairs[range.clone()].iter().copied()).unwrap()
+            }
+        }
+    }
+}
+
+/// Decompresses a request body, refusing one whose declared length is over the limit
+/// before decompressing.
+pub(crate) fn decompress(body: &[u8], config: &RemoteWriteConfig) -> Result<Vec<u8>, WriteError> {
     let declared =
         snap::raw::decompress_len(body).map_err(|e| WriteError::Snappy(e.to_string()))?;
     if declared > config.max_decompressed_bytes {
@@ -38,12 +65,20 @@ pub(crate) fn decode(body: &[u8], config: &RemoteWriteConfig) -> Result<Batch, W
             limit: config.max_decompressed_bytes,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| WriteError::Snappy(e.to_string()))?;
-    let shape = scan(&raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
+        .map_err(|e| WriteError::Snappy(e.to_string()))
+}
+
+/// Checks and decodes a decompressed request; plain requests borrow their labels from
+/// `raw`.
+pub(crate) fn decode<'a>(
+    raw: &'a [u8],
+    config: &RemoteWriteConfig,
+) -> Result<Batch<'a>, WriteError> {
+    let shape = scan(raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
     check_shape(&shape, config)?;
-    if let Some(batch) = super::borrowed::decode(&raw, &shape, config) {
+    if let Some(batch) = super::borrowed::decode(raw, &shape, config) {
         return Ok(batch);
     }
     decode_checked(raw, shape, config)
@@ -51,21 +86,22 @@ pub(crate) fn decode(body: &[u8], config: &RemoteWriteConfig) -> Result<Batch, W
 
 /// [`decode`] without the borrowed fast path, for comparing the two in tests.
 #[cfg(test)]
-pub(crate) fn decode_general(raw: &[u8], config: &RemoteWriteConfig) -> Result<Batch, WriteError> {
+pub(crate) fn decode_general(
+    raw: &[u8],
+    config: &RemoteWriteConfig,
+) -> Result<Batch<'static>, WriteError> {
     let shape = scan(raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
     check_shape(&shape, config)?;
-    decode_checked(raw.to_vec(), shape, config)
+    decode_checked(raw, shape, config)
 }
 
 /// Decodes with `prost` a request whose shape passed the limits, and validates it.
 fn decode_checked(
-    raw: Vec<u8>,
+    raw: &[u8],
     shape: Shape,
     config: &RemoteWriteConfig,
-) -> Result<Batch, WriteError> {
-    let request =
-        WriteRequest::decode(raw.as_slice()).map_err(|e| WriteError::Protobuf(e.to_string()))?;
-    drop(raw);
+) -> Result<Batch<'static>, WriteError> {
+    let request = WriteRequest::decode(raw).map_err(|e| WriteError::Protobuf(e.to_string()))?;
     if let (count @ 1.., Some(index)) = shape.histograms {
         return Err(WriteError::NativeHistograms {
             count,
@@ -76,6 +112,7 @@ fn decode_checked(
     }
     let mut batch = Batch {
         series: Vec::with_capacity(request.timeseries.len()),
+        pairs: Vec::new(),
         samples: shape.samples,
         exemplars: shape.exemplars,
         metadata: request.metadata,
@@ -88,7 +125,7 @@ fn decode_checked(
             .iter()
             .map(|s| Sample::new(s.timestamp, s.value))
             .collect();
-        batch.series.push((labels, samples));
+        batch.series.push((SeriesLabels::Built(labels), samples));
     }
     Ok(batch)
 }
@@ -213,6 +250,20 @@ mod tests {
     use super::*;
     use crate::remote_write::proto::{encode_body, test_series as ts, Label, TimeSeries};
 
+    /// Decompresses and decodes, with every label set built.
+    fn decode_body(
+        body: &[u8],
+        config: &RemoteWriteConfig,
+    ) -> Result<Vec<(Labels, Vec<Sample>)>, WriteError> {
+        let raw = decompress(body, config)?;
+        let batch = decode(&raw, config)?;
+        Ok(batch
+            .series
+            .iter()
+            .map(|(l, s)| (batch.labels(l), s.clone()))
+            .collect())
+    }
+
     fn body(series: Vec<TimeSeries>) -> Vec<u8> {
         encode_body(&WriteRequest {
             timeseries: series,
@@ -226,9 +277,8 @@ mod tests {
             &[("job", "a"), ("__name__", "up"), ("zone", "")],
             &[(1, 1.0), (2, 0.0)],
         )]);
-        let batch = decode(&b, &RemoteWriteConfig::default()).unwrap();
-        assert_eq!(batch.samples, 2);
-        let (labels, samples) = &batch.series[0];
+        let series = decode_body(&b, &RemoteWriteConfig::default()).unwrap();
+        let (labels, samples) = &series[0];
         assert_eq!(labels.to_string(), r#"{__name__="up", job="a"}"#);
         assert_eq!(samples, &[Sample::new(1, 1.0), Sample::new(2, 0.0)]);
     }
@@ -246,7 +296,7 @@ mod tests {
                 ts(&[("__name__", "ok")], &[]),
                 ts(labels, &[(1, 1.0)]),
             ]);
-            let e = decode(&b, &config).unwrap_err();
+            let e = decode_body(&b, &config).unwrap_err();
             let message = e.to_string();
             assert!(
                 matches!(e, WriteError::InvalidLabels { index: 1, .. }),
@@ -264,7 +314,7 @@ mod tests {
             ..RemoteWriteConfig::default()
         };
         let b = body(vec![ts(&[("__name__", "up"), ("a", "123456789")], &[])]);
-        let e = decode(&b, &config).unwrap_err();
+        let e = decode_body(&b, &config).unwrap_err();
         assert_eq!(e.status(), 422);
         assert!(e.to_string().contains("max_label_length"), "{e}");
     }
@@ -276,7 +326,7 @@ mod tests {
             ..RemoteWriteConfig::default()
         };
         // A header declaring 4 GiB - 1 and no data: refused without allocating.
-        let e = decode(&[0xff, 0xff, 0xff, 0xff, 0x0f], &config).unwrap_err();
+        let e = decode_body(&[0xff, 0xff, 0xff, 0xff, 0x0f], &config).unwrap_err();
         assert!(
             matches!(
                 e,
