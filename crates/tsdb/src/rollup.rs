@@ -17,7 +17,8 @@ use tally_model::is_stale_nan;
 
 use tally_model::Sample;
 
-use crate::chunk::{seal_samples, ChunkError, ChunkIter, StoredIter};
+use crate::chunk::packed::{decode_columns, encode_columns};
+use crate::chunk::{ChunkError, ChunkIter};
 
 /// The resolutions readable, in milliseconds.
 pub const RESOLUTIONS_MS: [i64; 2] = [DERIVED_MS, 3_600_000];
@@ -50,10 +51,9 @@ pub fn block_start(res_ms: i64, t: i64) -> i64 {
     t.div_euclid(span) * span
 }
 
-/// Finished buckets of one series at one resolution, stored column by column: five
-/// stored chunks (count, sum, min, max, last; `docs/format/chunk.md`), each with the
-/// bucket starts as its timestamps, so regular buckets cost no bits of time each and a
-/// constant count almost nothing. Layout in `docs/format/tsdb-store.md`. A block holds at
+/// Finished buckets of one series at one resolution, stored as packed columns: the
+/// bucket starts once, then count, sum, min, max and last (`docs/format/chunk.md`), so
+/// regular buckets cost no bits of time and a constant count almost nothing. Layout in `docs/format/tsdb-store.md`. A block holds at
 /// most [`BLOCK_BUCKETS`] buckets and is encoded again whenever it changes.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RollupBlock {
@@ -92,41 +92,50 @@ impl RollupBlock {
         self.points.last().map(|p| p.start)
     }
 
-    /// The encoded block.
+    /// The encoded block: packed columns (`docs/format/chunk.md`) of the bucket starts
+    /// and five value columns; empty for an empty block.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let columns: [fn(&RollupPoint) -> f64; 5] = [
-            |p| p.count as f64,
-            |p| p.sum,
-            |p| p.min,
-            |p| p.max,
-            |p| p.last,
+        let starts: Vec<i64> = self.points.iter().map(|p| p.start).collect();
+        let column = |f: fn(&RollupPoint) -> f64| -> Vec<u64> {
+            self.points.iter().map(|p| f(p).to_bits()).collect()
+        };
+        let columns = [
+            column(|p| p.count as f64),
+            column(|p| p.sum),
+            column(|p| p.min),
+            column(|p| p.max),
+            column(|p| p.last),
         ];
-        for column in columns {
-            let samples: Vec<Sample> = self
-                .points
-                .iter()
-                .map(|p| Sample::new(p.start, column(p)))
-                .collect();
-            let bytes = seal_samples(&samples);
-            crate::store::put_uvarint(&mut out, bytes.len() as u64);
-            out.extend_from_slice(&bytes);
-        }
-        out
+        let refs: [&[u64]; 5] = [
+            &columns[0],
+            &columns[1],
+            &columns[2],
+            &columns[3],
+            &columns[4],
+        ];
+        // Starts increase (`push`) and a block holds at most 120 buckets, so encoding
+        // cannot fail but for an empty block.
+        encode_columns(&starts, &refs).unwrap_or_default()
     }
 
     /// The buckets of an encoded block.
     pub fn points(bytes: &[u8]) -> Result<Vec<RollupPoint>, ChunkError> {
-        let columns = split_columns(bytes)?;
-        let mut decoded: Vec<Vec<Sample>> = Vec::with_capacity(5);
-        for column in columns {
-            let mut it = StoredIter::new(column);
-            decoded.push(it.by_ref().collect());
-            if let Some(e) = it.error() {
-                return Err(e);
-            }
-        }
-        zip_columns(&decoded)
+        let (starts, columns) = decode_columns(bytes, 5, BLOCK_BUCKETS as usize)?;
+        Ok(starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let v = |c: usize| f64::from_bits(columns[c][i]);
+                RollupPoint {
+                    start,
+                    count: v(0) as u64,
+                    sum: v(1),
+                    min: v(2),
+                    max: v(3),
+                    last: v(4),
+                }
+            })
+            .collect())
     }
 
     /// The buckets of a block as store format 4 wrote it: five bare XOR chunks. Only the
@@ -306,18 +315,11 @@ mod tests {
         let mut trailing = b.to_bytes();
         trailing.push(0);
         assert!(RollupBlock::points(&trailing).is_err());
-        // Columns that disagree on their buckets are refused.
-        let mut other = RollupBlock::new();
-        other.push(&points[0]);
-        let one = other.to_bytes();
-        let full = b.to_bytes();
-        let first_len = usize::from(full[0]) + 1;
-        let mut ragged = one[..usize::from(one[0]) + 1].to_vec();
-        ragged.extend_from_slice(&full[first_len..]);
-        assert!(matches!(
-            RollupBlock::points(&ragged),
-            Err(ChunkError::BadField { .. })
-        ));
+        // Five columns or nothing: a block of other packed columns is refused.
+        let starts = [0i64, 60_000];
+        let ones = [1f64.to_bits(); 2];
+        let four = encode_columns(&starts, &[&ones, &ones, &ones, &ones]).unwrap();
+        assert!(RollupBlock::points(&four).is_err());
         assert_eq!(block_start(60_000, 7_200_001), 7_200_000);
         assert_eq!(block_start(3_600_000, 3_600_000), 0);
     }

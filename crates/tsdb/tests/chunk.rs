@@ -369,3 +369,34 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn packed_columns_round_trip(samples in series(), rotate in 0u32..64) {
+        let times: Vec<i64> = samples.iter().map(|s| s.0).collect();
+        let values: Vec<u64> = samples.iter().map(|s| s.1).collect();
+        let rotated: Vec<u64> = values.iter().map(|v| v.rotate_left(rotate)).collect();
+        let reversed: Vec<u64> = values.iter().rev().copied().collect();
+        let columns: [&[u64]; 3] = [&values, &rotated, &reversed];
+        match packed::encode_columns(&times, &columns) {
+            None => prop_assert!(times.is_empty()),
+            Some(bytes) => {
+                let decoded = packed::decode_columns(&bytes, 3, times.len());
+                prop_assert_eq!(decoded, Ok((times, vec![values, rotated, reversed])));
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_packed_columns_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..200),
+        columns in 0usize..6,
+    ) {
+        if let Ok((times, values)) = packed::decode_columns(&bytes, columns, 1000) {
+            prop_assert!(times.windows(2).all(|w| w[0] < w[1]));
+            prop_assert!(values.iter().all(|c| c.len() == times.len()));
+        }
+    }
+}

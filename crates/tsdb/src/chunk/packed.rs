@@ -49,27 +49,62 @@ const NEGATIVE_ZERO: u64 = 1 << 63;
 /// input, so a packed chunk that would not give back exactly these samples is never
 /// produced (`None` then, and a debug assertion fails).
 pub fn encode(samples: &[Sample]) -> Option<Vec<u8>> {
-    let n = samples.len();
-    if n == 0 || n as u64 > MAX_SAMPLES {
+    let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms).collect();
+    let values: Vec<u64> = samples.iter().map(|s| s.value.to_bits()).collect();
+    let mut w = write_times(&times)?;
+    write_values(&mut w, &values);
+    let bytes = w.buf;
+    let mut back = PackedIter::new(&bytes);
+    let same = samples.iter().all(|s| {
+        back.next().is_some_and(|b| {
+            b.timestamp_ms == s.timestamp_ms && b.value.to_bits() == s.value.to_bits()
+        })
+    }) && back.next().is_none()
+        && back.error().is_none();
+    debug_assert!(same, "packed chunk does not round-trip");
+    same.then_some(bytes)
+}
+
+/// Encodes several value columns sharing one time column as *packed columns*: the
+/// packed chunk's header and times once, then one value section per column
+/// (`docs/format/chunk.md`). Every column holds one value (as raw bits) per time. `None`
+/// when there are no times, too many, times that do not increase, or a column of another
+/// length. Checked by decoding, as [`encode`] is.
+pub fn encode_columns(times: &[i64], columns: &[&[u64]]) -> Option<Vec<u8>> {
+    if columns.iter().any(|c| c.len() != times.len()) {
         return None;
     }
-    if samples
-        .windows(2)
-        .any(|w| w[1].timestamp_ms <= w[0].timestamp_ms)
-    {
+    let mut w = write_times(times)?;
+    for column in columns {
+        write_values(&mut w, column);
+    }
+    let bytes = w.buf;
+    let same = decode_columns(&bytes, columns.len(), times.len())
+        .is_ok_and(|(t, c)| t == times && c.iter().zip(columns).all(|(a, b)| a == b));
+    debug_assert!(same, "packed columns do not round-trip");
+    same.then_some(bytes)
+}
+
+/// The count, first time and time sequence of a packed chunk; `None` for no times, too
+/// many, or times that do not increase.
+fn write_times(times: &[i64]) -> Option<Writer> {
+    let n = times.len();
+    if n == 0 || n as u64 > MAX_SAMPLES || times.windows(2).any(|w| w[1] <= w[0]) {
         return None;
     }
     let mut w = Writer::default();
     w.num(n as u64);
-    w.snum(samples[0].timestamp_ms);
+    w.snum(times[0]);
     if n > 1 {
-        let deltas: Vec<i64> = samples
-            .windows(2)
-            .map(|p| p[1].timestamp_ms.wrapping_sub(p[0].timestamp_ms))
-            .collect();
+        let deltas: Vec<i64> = times.windows(2).map(|p| p[1].wrapping_sub(p[0])).collect();
         w.seq(&SeqPlan::best(&deltas));
     }
-    let values = ValuePlan::choose(samples);
+    Some(w)
+}
+
+/// One value section: the value code, the patches, the integer sequence.
+fn write_values(w: &mut Writer, bits: &[u64]) {
+    let values = ValuePlan::choose(bits);
     match values.code {
         ValueCode::Decimal(k) => {
             w.bits(0, 1);
@@ -84,20 +119,69 @@ pub fn encode(samples: &[Sample]) -> Option<Vec<u8>> {
     let mut next = 0;
     for &i in &values.patches {
         w.num((i - next) as u64);
-        w.bits(samples[i].value.to_bits(), 64);
+        w.bits(bits[i], 64);
         next = i + 1;
     }
     w.seq(&SeqPlan::best(&values.ints));
-    let bytes = w.buf;
-    let mut back = PackedIter::new(&bytes);
-    let same = samples.iter().all(|s| {
-        back.next().is_some_and(|b| {
-            b.timestamp_ms == s.timestamp_ms && b.value.to_bits() == s.value.to_bits()
-        })
-    }) && back.next().is_none()
-        && back.error().is_none();
-    debug_assert!(same, "packed chunk does not round-trip");
-    same.then_some(bytes)
+}
+
+/// Decodes packed columns of `columns` value columns holding at most `max` times each:
+/// the times and each column's values (as raw bits).
+pub fn decode_columns(
+    bytes: &[u8],
+    columns: usize,
+    max: usize,
+) -> Result<(Vec<i64>, Vec<Vec<u64>>), ChunkError> {
+    let mut r = BitReader::new(bytes, 0);
+    let count = read_num(&mut r)?;
+    if count == 0 || count > MAX_SAMPLES.min(max as u64) {
+        return Err(bad(0, "sample count outside the allowed range"));
+    }
+    let mut t = read_snum(&mut r)?;
+    let mut times_reader = None;
+    if count > 1 {
+        let seq = SeqReader::new(r, count - 1)?;
+        r = seq.end(count - 1)?;
+        times_reader = Some(seq);
+    }
+    let mut readers = Vec::with_capacity(columns);
+    for _ in 0..columns {
+        let values = ValueReader::new(r, count)?;
+        r = values.ints.end(count)?;
+        readers.push(values);
+    }
+    check_padding(&r)?;
+    let mut times = Vec::with_capacity(count as usize);
+    let mut out = vec![Vec::with_capacity(count as usize); columns];
+    for i in 0..count {
+        if let Some(seq) = times_reader.as_mut().filter(|_| i > 0) {
+            let at = seq.r.pos();
+            let delta = seq.next()? as u64;
+            t = match t.checked_add_unsigned(delta) {
+                Some(next) if delta > 0 => next,
+                _ => return Err(ChunkError::TimeNotIncreasing { sample: i, bit: at }),
+            };
+        }
+        times.push(t);
+        for (reader, column) in readers.iter_mut().zip(&mut out) {
+            column.push(reader.next(i)?.to_bits());
+        }
+    }
+    Ok((times, out))
+}
+
+/// Checks that the bytes end at the reader's position, padded with zero bits.
+fn check_padding(r: &BitReader<'_>) -> Result<(), ChunkError> {
+    let pos = r.pos();
+    let data = r.data();
+    let used = pos % 8;
+    let clean = pos.div_ceil(8) == data.len() as u64
+        && (used == 0 || data.last().is_some_and(|b| b & (0xff >> used) == 0));
+    if clean {
+        Ok(())
+    } else {
+        Err(ChunkError::TrailingData { bit: pos })
+    }
 }
 
 /// A bit writer with the format's number codes.
@@ -340,8 +424,7 @@ struct ValuePlan {
 impl ValuePlan {
     /// The code leaving the fewest values to patch: the smallest decimal scale with the
     /// fewest, unless the binary code leaves fewer.
-    fn choose(samples: &[Sample]) -> ValuePlan {
-        let bits: Vec<u64> = samples.iter().map(|s| s.value.to_bits()).collect();
+    fn choose(bits: &[u64]) -> ValuePlan {
         // A value with a decimal form of scale k has one at every larger scale (checked
         // when the integers are built), so the scale patching fewest is the largest
         // smallest scale of any value.
@@ -350,9 +433,9 @@ impl ValuePlan {
             .filter_map(|&b| classify(b).map(|(k, _)| k))
             .max()
             .unwrap_or(0);
-        let mut best = Self::decimal(&bits, scale);
+        let mut best = Self::decimal(bits, scale);
         if !best.patches.is_empty() {
-            let binary = Self::binary(&bits);
+            let binary = Self::binary(bits);
             if binary.patches.len() < best.patches.len() {
                 best = binary;
             }
@@ -498,6 +581,16 @@ impl<'a> SeqReader<'a> {
         Ok(seq)
     }
 
+    /// Where the sequence's codes end, reading `len` values on a copy (bounded work:
+    /// `len` is at most [`MAX_SAMPLES`]).
+    fn end(&self, len: u64) -> Result<BitReader<'a>, ChunkError> {
+        let mut skip = self.clone();
+        for _ in 0..len {
+            skip.next()?;
+        }
+        Ok(skip.r)
+    }
+
     /// The next value. Arithmetic wraps, so any bits decode to some integers.
     fn next(&mut self) -> Result<i64, ChunkError> {
         let i = self.i;
@@ -555,6 +648,96 @@ fn read_snum(r: &mut BitReader<'_>) -> Result<i64, ChunkError> {
     read_num(r).map(unzigzag)
 }
 
+/// Reading one value section: the value code, the patch list, the integer sequence.
+#[derive(Debug, Clone)]
+struct ValueReader<'a> {
+    code: ValueCode,
+    /// Reads the patch list: (gap, raw bits) pairs in index order.
+    patches: BitReader<'a>,
+    patches_left: u64,
+    next_patch: Option<(u64, u64)>,
+    ints: SeqReader<'a>,
+}
+
+impl<'a> ValueReader<'a> {
+    /// Reads the header of a value section of `count` values at `r`, checking its patch
+    /// list whole.
+    fn new(mut r: BitReader<'a>, count: u64) -> Result<Self, ChunkError> {
+        let at = r.pos();
+        let code = if read_bits(&mut r, 1)? == 0 {
+            let k = read_bits(&mut r, SCALE_BITS)? as u8;
+            if k > MAX_SCALE {
+                return Err(bad(at, "decimal scale above 6"));
+            }
+            ValueCode::Decimal(k)
+        } else {
+            let e = read_snum(&mut r)?;
+            if !(MIN_EXPONENT..=MAX_EXPONENT).contains(&e) {
+                return Err(bad(at, "binary exponent out of range"));
+            }
+            ValueCode::Binary(e)
+        };
+        let at = r.pos();
+        let patches_left = read_num(&mut r)?;
+        if patches_left > count {
+            return Err(bad(at, "more patches than samples"));
+        }
+        let patches = r.clone();
+        let mut index = 0u64;
+        for _ in 0..patches_left {
+            let at = r.pos();
+            index = index.saturating_add(read_num(&mut r)?);
+            if index >= count {
+                return Err(bad(at, "patch index beyond the last sample"));
+            }
+            read_bits(&mut r, 64)?;
+            index += 1;
+        }
+        let mut values = ValueReader {
+            code,
+            patches,
+            patches_left,
+            next_patch: None,
+            ints: SeqReader::new(r, count)?,
+        };
+        values.advance_patch(0)?;
+        Ok(values)
+    }
+
+    /// Reads the next patch, whose index counts from `from`.
+    fn advance_patch(&mut self, from: u64) -> Result<(), ChunkError> {
+        self.next_patch = None;
+        if self.patches_left > 0 {
+            self.patches_left -= 1;
+            let gap = read_num(&mut self.patches)?;
+            let raw = read_bits(&mut self.patches, 64)?;
+            self.next_patch = Some((from.saturating_add(gap), raw));
+        }
+        Ok(())
+    }
+
+    /// Value `i` (values are read in order).
+    fn next(&mut self, i: u64) -> Result<f64, ChunkError> {
+        let at = self.ints.r.pos();
+        let m = self.ints.next()?;
+        Ok(match self.next_patch {
+            Some((index, raw)) if index == i => {
+                self.advance_patch(i + 1)?;
+                f64::from_bits(raw)
+            }
+            _ => match self.code {
+                ValueCode::Decimal(k) => {
+                    if m.unsigned_abs() > MAX_INTEGER as u64 {
+                        return Err(ChunkError::IntegerOutOfRange { sample: i, bit: at });
+                    }
+                    to_float(m, k)
+                }
+                ValueCode::Binary(e) => binary_value(m, e),
+            },
+        })
+    }
+}
+
 /// Iterates over the samples of a packed chunk, oldest first; like
 /// [`ChunkIter`](super::ChunkIter) it stops at the first damage, which
 /// [`error`](Self::error) then reports, and checks after the last sample that the bytes
@@ -562,12 +745,7 @@ fn read_snum(r: &mut BitReader<'_>) -> Result<i64, ChunkError> {
 #[derive(Debug, Clone)]
 pub struct PackedIter<'a> {
     times: Option<SeqReader<'a>>,
-    values: Option<SeqReader<'a>>,
-    /// Reads the patch list: (index, raw bits) pairs in index order.
-    patches: BitReader<'a>,
-    patches_left: u64,
-    next_patch: Option<(u64, u64)>,
-    code: ValueCode,
+    values: Option<ValueReader<'a>>,
     count: u64,
     read: u64,
     t: i64,
@@ -582,10 +760,6 @@ impl<'a> PackedIter<'a> {
         let mut it = PackedIter {
             times: None,
             values: None,
-            patches: BitReader::new(bytes, 0),
-            patches_left: 0,
-            next_patch: None,
-            code: ValueCode::Decimal(0),
             count: 0,
             read: 0,
             t: 0,
@@ -615,59 +789,11 @@ impl<'a> PackedIter<'a> {
         if count > 1 {
             // The values follow the time codes: skip them (bounded by the count).
             let times = SeqReader::new(r, count - 1)?;
-            let mut skip = times.clone();
-            for _ in 1..count {
-                skip.next()?;
-            }
-            r = skip.r;
+            r = times.end(count - 1)?;
             self.times = Some(times);
         }
-        let at = r.pos();
-        self.code = if read_bits(&mut r, 1)? == 0 {
-            let k = read_bits(&mut r, SCALE_BITS)? as u8;
-            if k > MAX_SCALE {
-                return Err(bad(at, "decimal scale above 6"));
-            }
-            ValueCode::Decimal(k)
-        } else {
-            let e = read_snum(&mut r)?;
-            if !(MIN_EXPONENT..=MAX_EXPONENT).contains(&e) {
-                return Err(bad(at, "binary exponent out of range"));
-            }
-            ValueCode::Binary(e)
-        };
-        let at = r.pos();
-        let patches = read_num(&mut r)?;
-        if patches > count {
-            return Err(bad(at, "more patches than samples"));
-        }
-        self.patches_left = patches;
-        self.patches = r.clone();
-        let mut index = 0u64;
-        for _ in 0..patches {
-            let at = r.pos();
-            index = index.saturating_add(read_num(&mut r)?);
-            if index >= count {
-                return Err(bad(at, "patch index beyond the last sample"));
-            }
-            read_bits(&mut r, 64)?;
-            index += 1;
-        }
-        self.values = Some(SeqReader::new(r, count)?);
+        self.values = Some(ValueReader::new(r, count)?);
         self.count = count;
-        self.advance_patch(0)?;
-        Ok(())
-    }
-
-    /// Reads the next patch, whose index counts from `from`.
-    fn advance_patch(&mut self, from: u64) -> Result<(), ChunkError> {
-        self.next_patch = None;
-        if self.patches_left > 0 {
-            self.patches_left -= 1;
-            let gap = read_num(&mut self.patches)?;
-            let raw = read_bits(&mut self.patches, 64)?;
-            self.next_patch = Some((from.saturating_add(gap), raw));
-        }
         Ok(())
     }
 
@@ -688,38 +814,15 @@ impl<'a> PackedIter<'a> {
         let Some(values) = self.values.as_mut() else {
             return Err(bad(0, "missing value sequence"));
         };
-        let at = values.r.pos();
-        let m = values.next()?;
-        let value = match self.next_patch {
-            Some((index, raw)) if index == i => {
-                self.advance_patch(i + 1)?;
-                f64::from_bits(raw)
-            }
-            _ => match self.code {
-                ValueCode::Decimal(k) => {
-                    if m.unsigned_abs() > MAX_INTEGER as u64 {
-                        return Err(ChunkError::IntegerOutOfRange { sample: i, bit: at });
-                    }
-                    to_float(m, k)
-                }
-                ValueCode::Binary(e) => binary_value(m, e),
-            },
-        };
-        Ok(Sample::new(self.t, value))
+        Ok(Sample::new(self.t, values.next(i)?))
     }
 
     /// Checks that the bytes end with the value codes, padded with zero bits.
     fn check_end(&mut self) {
-        let Some(values) = &self.values else {
-            return;
-        };
-        let pos = values.r.pos();
-        let data = values.r.data();
-        let used = pos % 8;
-        let clean = pos.div_ceil(8) == data.len() as u64
-            && (used == 0 || data.last().is_some_and(|b| b & (0xff >> used) == 0));
-        if !clean {
-            self.error = Some(ChunkError::TrailingData { bit: pos });
+        if let Some(values) = &self.values {
+            if let Err(e) = check_padding(&values.ints.r) {
+                self.error = Some(e);
+            }
         }
     }
 }

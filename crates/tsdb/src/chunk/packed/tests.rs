@@ -13,6 +13,10 @@ fn samples(values: impl IntoIterator<Item = f64>) -> Vec<Sample> {
         .collect()
 }
 
+fn bits(s: &[Sample]) -> Vec<u64> {
+    s.iter().map(|x| x.value.to_bits()).collect()
+}
+
 fn round_trip(s: &[Sample]) -> Vec<u8> {
     let bytes = encode(s).expect("encodes");
     let mut it = PackedIter::new(&bytes);
@@ -67,7 +71,7 @@ fn common_factors_and_decimal_scales_are_found() {
         .map(|i| (123_456_700 + i * 1_050 + (i * 31) % 7) as f64 / 100.0)
         .collect();
     let s = samples(cpu);
-    assert_eq!(ValuePlan::choose(&s).code, ValueCode::Decimal(2));
+    assert_eq!(ValuePlan::choose(&bits(&s)).code, ValueCode::Decimal(2));
     let bytes = round_trip(&s);
     assert!(bytes.len() <= 45 + 24, "{} bytes", bytes.len());
 }
@@ -83,7 +87,10 @@ fn full_precision_floats_take_the_binary_code() {
         })
         .collect();
     let s = samples(values);
-    assert!(matches!(ValuePlan::choose(&s).code, ValueCode::Binary(_)));
+    assert!(matches!(
+        ValuePlan::choose(&bits(&s)).code,
+        ValueCode::Binary(_)
+    ));
     round_trip(&s);
     // Subnormals, the largest doubles and mixed signs.
     round_trip(&samples([5e-324, 1e-310, -2.5e-320, 0.0, 1e-300]));
@@ -103,7 +110,7 @@ fn values_no_code_carries_are_patched() {
         f64::NEG_INFINITY,
         6.0,
     ]);
-    let plan = ValuePlan::choose(&s);
+    let plan = ValuePlan::choose(&bits(&s));
     assert_eq!(plan.code, ValueCode::Decimal(0));
     assert_eq!(plan.patches, vec![2, 3, 4, 5, 6]);
     round_trip(&s);
@@ -160,6 +167,58 @@ fn gcd_agrees_with_euclid() {
             assert_eq!(gcd(a, b), euclid(a, b), "{a} {b}");
         }
     }
+}
+
+#[test]
+fn columns_share_one_time_sequence() {
+    let times: Vec<i64> = (0..6).map(|i| T0 + i * 3_600_000).collect();
+    let count: Vec<u64> = vec![240f64.to_bits(); 6];
+    let sum: Vec<u64> = (0..6)
+        .map(|i| (1234.5 + f64::from(i) / 3.0).to_bits())
+        .collect();
+    let special: Vec<u64> = vec![
+        f64::NAN.to_bits(),
+        (-0.0f64).to_bits(),
+        1.5f64.to_bits(),
+        tally_model::STALE_NAN_BITS,
+        2.5f64.to_bits(),
+        f64::INFINITY.to_bits(),
+    ];
+    let columns: [&[u64]; 3] = [&count, &sum, &special];
+    let bytes = encode_columns(&times, &columns).unwrap();
+    let (t, c) = decode_columns(&bytes, 3, 120).unwrap();
+    assert_eq!(t, times);
+    assert_eq!(c, vec![count.clone(), sum.clone(), special.clone()]);
+    // One header and time sequence instead of three.
+    let apart: usize = columns
+        .iter()
+        .map(|c| {
+            let s: Vec<Sample> = times
+                .iter()
+                .zip(c.iter())
+                .map(|(&t, &v)| Sample::new(t, f64::from_bits(v)))
+                .collect();
+            encode(&s).unwrap().len()
+        })
+        .sum();
+    assert!(
+        bytes.len() + 2 * 10 <= apart,
+        "{} against {apart}",
+        bytes.len()
+    );
+    // Too many times for the caller's bound, a wrong column count, trailing bytes,
+    // truncation: errors, never panics.
+    assert!(decode_columns(&bytes, 3, 5).is_err());
+    assert!(decode_columns(&bytes, 4, 120).is_err());
+    assert!(decode_columns(&bytes, 2, 120).is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(decode_columns(&longer, 3, 120).is_err());
+    for len in 0..bytes.len() {
+        assert!(decode_columns(&bytes[..len], 3, 120).is_err());
+    }
+    assert_eq!(encode_columns(&times, &[&count[..5]]), None);
+    assert_eq!(encode_columns(&[], &[]), None);
 }
 
 #[test]
