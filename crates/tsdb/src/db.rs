@@ -469,7 +469,7 @@ impl Db {
         Ok(report)
     }
 
-    fn commit_batch(&self, batch: &Batch) -> Result<AppendStats, DbError> {
+    fn commit_batch(&self, batch: &mut Batch) -> Result<AppendStats, DbError> {
         let limits = AppendLimits {
             min_time: self.min_time(),
             max_series: self.opts.max_series,
@@ -506,27 +506,28 @@ impl Db {
             }
             wal.log(&records)?;
         }
-        head.apply(&staged);
+        let stats = staged.stats.clone();
+        head.apply(staged);
         drop(head);
         let before = self
             .unsaved_samples
-            .fetch_add(staged.stats.appended, Ordering::Relaxed);
+            .fetch_add(stats.appended, Ordering::Relaxed);
         let threshold = self.opts.checkpoint_samples;
-        if before < threshold && before + staged.stats.appended >= threshold {
+        if before < threshold && before + stats.appended >= threshold {
             *self.samples_due.lock() = true;
             self.samples_due_signal.notify_all();
         }
         let c = &self.counters;
         c.samples_appended
-            .fetch_add(staged.stats.appended, Ordering::Relaxed);
+            .fetch_add(stats.appended, Ordering::Relaxed);
         c.samples_repeated
-            .fetch_add(staged.stats.repeats, Ordering::Relaxed);
+            .fetch_add(stats.repeats, Ordering::Relaxed);
         c.series_created
-            .fetch_add(staged.stats.new_series, Ordering::Relaxed);
-        for (n, total) in staged.stats.rejected.iter().zip(&c.samples_rejected) {
+            .fetch_add(stats.new_series, Ordering::Relaxed);
+        for (n, total) in stats.rejected.iter().zip(&c.samples_rejected) {
             total.fetch_add(*n, Ordering::Relaxed);
         }
-        Ok(staged.stats)
+        Ok(stats)
     }
 
     /// The oldest timestamp retention still accepts.
@@ -784,7 +785,8 @@ impl Storage for Db {
             db: self,
             min_time: self.min_time(),
             batch: Batch::default(),
-            fresh: hashbrown::HashMap::new(),
+            fresh: hashbrown::HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
             newest: hashbrown::HashMap::new(),
             stats: AppendStats::default(),
         })
@@ -804,8 +806,10 @@ struct DbAppender<'a> {
     /// The retention horizon when the appender was made.
     min_time: i64,
     batch: Batch,
-    /// Where the new label sets of this batch are in `batch.new_labels`.
-    fresh: hashbrown::HashMap<Labels, u32>,
+    /// Where the new label sets of this batch are in `batch.new_labels` (held there
+    /// only: they move on to the head).
+    fresh: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
     /// The newest sample of each series touched by this batch (the head's or the batch's).
     newest: hashbrown::HashMap<SeriesKey, Option<Sample>>,
     /// Refusals found while appending.
@@ -815,16 +819,19 @@ struct DbAppender<'a> {
 impl DbAppender<'_> {
     /// The batch's key for a label set the head does not hold: the one an earlier sample
     /// of the batch gave it, or a new one.
-    fn new_key(&mut self, labels: &Labels) -> SeriesKey {
-        match self.fresh.get(labels) {
-            Some(n) => SeriesKey::New(*n),
-            None => {
-                let n = self.batch.new_labels.len() as u32;
-                self.batch.new_labels.push(labels.clone());
-                self.fresh.insert(labels.clone(), n);
-                SeriesKey::New(n)
-            }
+    fn new_key(&mut self, labels: Labels) -> SeriesKey {
+        use std::hash::BuildHasher as _;
+        let hash = self.hasher.hash_one(&labels);
+        let new = &self.batch.new_labels;
+        if let Some(n) = self.fresh.find(hash, |n| new[*n as usize] == labels) {
+            return SeriesKey::New(*n);
         }
+        let n = new.len() as u32;
+        self.batch.new_labels.push(labels);
+        let (new, hasher) = (&self.batch.new_labels, &self.hasher);
+        self.fresh
+            .insert_unique(hash, n, |n| hasher.hash_one(&new[*n as usize]));
+        SeriesKey::New(n)
     }
 
     /// Applies the ordering rule to a sample of series `key`, whose newest sample in the
@@ -866,7 +873,7 @@ impl Appender for DbAppender<'_> {
         let found = self.db.head.read().lookup(labels);
         let (key, head_newest) = match found {
             Some((id, last)) => (SeriesKey::Id(id), last),
-            None => (self.new_key(labels), None),
+            None => (self.new_key(labels.clone()), None),
         };
         self.append_keyed(key, head_newest, sample, || labels.clone())
     }
@@ -880,14 +887,22 @@ impl Appender for DbAppender<'_> {
             return self.append(&build(), sample);
         }
         let found = self.db.head.read().lookup_pairs(pairs);
-        match found {
-            Some((id, last)) => self.append_keyed(SeriesKey::Id(id), last, sample, build),
-            None => self.append(&build(), sample),
-        }
+        let (key, head_newest) = match found {
+            Some((id, last)) => (SeriesKey::Id(id), last),
+            None => {
+                let labels = build();
+                if !labels.contains("__name__") {
+                    // Pairs not in a label set's form (the caller's bug): refused.
+                    return self.append(&labels, sample);
+                }
+                (self.new_key(labels), None)
+            }
+        };
+        self.append_keyed(key, head_newest, sample, build)
     }
 
-    fn commit(self: Box<Self>) -> Result<AppendStats, StorageError> {
-        let mut stats = self.db.commit_batch(&self.batch)?;
+    fn commit(mut self: Box<Self>) -> Result<AppendStats, StorageError> {
+        let mut stats = self.db.commit_batch(&mut self.batch)?;
         stats.add(&self.stats);
         Ok(stats)
     }

@@ -73,8 +73,10 @@ impl Head {
     /// Checks a batch again under the write lock, without changing the head: another
     /// batch may have committed since its samples were appended. New label sets get the
     /// next free ids (or the id a concurrent batch gave them); the ordering rule is
-    /// applied against the head and against earlier samples of the batch.
-    pub fn stage(&self, batch: &Batch, limits: AppendLimits) -> Staged {
+    /// applied against the head and against earlier samples of the batch. The label sets
+    /// of the series the batch creates are moved out of `batch` (not copied: they are
+    /// what the head will keep).
+    pub fn stage(&self, batch: &mut Batch, limits: AppendLimits) -> Staged {
         let mut staged = Staged::default();
         let mut next_id = self.next_id;
         // Resolve the new label sets first.
@@ -126,10 +128,10 @@ impl Head {
             }
         }
         // A new series none of whose samples was accepted is not created.
-        for ((labels, id), used) in batch.new_labels.iter().zip(&resolved).zip(used) {
+        for ((labels, id), used) in batch.new_labels.iter_mut().zip(&resolved).zip(used) {
             if let (Some(id), true) = (id, used) {
                 if !self.series.contains_key(id) {
-                    staged.new_series.push((*id, labels.clone()));
+                    staged.new_series.push((*id, std::mem::take(labels)));
                 }
             }
         }
@@ -140,9 +142,9 @@ impl Head {
 
     /// Applies a staged batch (which the log already holds). Also used by replay, where
     /// samples the head already has are skipped by the same rule.
-    pub fn apply(&mut self, staged: &Staged) {
-        for (id, labels) in &staged.new_series {
-            self.insert_series(*id, labels.clone(), false);
+    pub fn apply(&mut self, staged: Staged) {
+        for (id, labels) in staged.new_series {
+            self.insert_series(id, labels, false);
         }
         for &(id, sample) in &staged.samples {
             self.append_sample(id, sample);
