@@ -20,34 +20,49 @@ pub fn seal(chunk: &XorChunk) -> Vec<u8> {
 }
 
 /// [`seal`] for samples (times strictly increasing; a sample not after the one before is
-/// dropped, as [`XorChunk::append`] does).
+/// dropped, as [`XorChunk::append`] does). The XOR encoding is built for comparison only
+/// when the packed one takes more than [`COMPARE_ABOVE`] bytes per sample (the store
+/// re-encodes growing chunks at every checkpoint, and packing is smaller whenever values
+/// have a short decimal or binary form); below that the packed form is kept.
 pub fn seal_samples(samples: &[Sample]) -> Vec<u8> {
-    let mut xor = XorChunk::new();
     let mut kept = Vec::with_capacity(samples.len());
     for s in samples {
         if kept
             .last()
             .is_none_or(|l: &Sample| l.timestamp_ms < s.timestamp_ms)
         {
-            xor.append(s.timestamp_ms, s.value);
             kept.push(*s);
         }
     }
+    if let Some(p) = packed::encode(&kept).filter(|p| p.len() <= COMPARE_ABOVE * kept.len()) {
+        return tagged(TAG_PACKED, &p);
+    }
+    let mut xor = XorChunk::new();
+    for s in &kept {
+        xor.append(s.timestamp_ms, s.value);
+    }
     stored_form(&xor, &kept)
+}
+
+/// Bytes per sample above which [`seal_samples`] compares the packed encoding with XOR.
+const COMPARE_ABOVE: usize = 4;
+
+/// A tag byte and a body.
+fn tagged(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + body.len());
+    out.push(tag);
+    out.extend_from_slice(body);
+    out
 }
 
 /// The tagged stored bytes of `xor`, whose samples are `samples`.
 fn stored_form(xor: &XorChunk, samples: &[Sample]) -> Vec<u8> {
     let xor = xor.bytes();
     let packed = packed::encode(samples).filter(|p| p.len() < xor.len());
-    let (tag, body) = match &packed {
-        Some(p) => (TAG_PACKED, p.as_slice()),
-        None => (TAG_XOR, xor),
-    };
-    let mut out = Vec::with_capacity(1 + body.len());
-    out.push(tag);
-    out.extend_from_slice(body);
-    out
+    match &packed {
+        Some(p) => tagged(TAG_PACKED, p),
+        None => tagged(TAG_XOR, xor),
+    }
 }
 
 /// Iterates over a stored chunk's samples, oldest first, whichever its encoding; an empty
