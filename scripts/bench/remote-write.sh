@@ -24,6 +24,22 @@ for p in tally prometheus; do
      --start-ms "$START" --concurrency "$C" --samples $(( SERIES * 1440 )) --server-pid $pid --json > "$OUT/$p-load.json"
   echo "$p rss after load: $(rss $pid) KiB" | tee -a "$OUT/rss.txt"
 done
+# 1b. Live load: LIVE more rounds continuing the series, at the real rate (one round per
+# 15 s), to both receivers at once; then each one's resident memory at that steady state,
+# after a minute without load (tally checkpoints at least once a minute).
+LIVE=${LIVE:-8}
+LSTART=$(( START + 1440 * 15000 ))
+LPIDS=()
+for p in tally prometheus; do
+  if [ $p = tally ]; then port=$TP pid=$TPID; else port=$PP pid=$PPID2; fi
+  "$T" bench remote-write --url "http://127.0.0.1:$port/api/v1/write" --series "$SERIES" \
+     --start-ms "$LSTART" --concurrency 1 --rate $(( SERIES / 15 )) --samples $(( SERIES * LIVE )) \
+     --server-pid $pid --json > "$OUT/$p-live.json" & LPIDS+=($!)
+done
+wait "${LPIDS[@]}"
+sleep 65
+echo "tally rss after live load: $(rss $TPID) KiB" | tee -a "$OUT/rss.txt"
+echo "prometheus rss after live load: $(rss $PPID2) KiB" | tee -a "$OUT/rss.txt"
 # 2. Bytes on disk. tally: stop it (final checkpoint), then tsdb stats.
 kill -TERM $TPID; wait $TPID || true
 "$T" tsdb stats --data-dir "$DATA/tally" > "$OUT/tally-stats.txt"
