@@ -616,7 +616,7 @@ mod chunk_sizes {
             let n = unit.series.len();
             let mut chunks: Vec<XorChunk> = (0..n).map(|_| XorChunk::new()).collect();
             let mut bytes = vec![(0, 0); n];
-            let mut close = |c: &mut XorChunk, b: &mut (usize, usize)| {
+            let close = |c: &mut XorChunk, b: &mut (usize, usize)| {
                 b.0 += c.bytes().len();
                 b.1 += seal(c).len();
                 *c = XorChunk::new();
