@@ -76,8 +76,17 @@ impl From<rusqlite::Error> for ReadError {
     }
 }
 
-/// Every series, in id order.
+/// Every series, in id order. Both tables are read in one read transaction, so a
+/// checkpoint committing meanwhile (new series and their new symbols) is seen whole or not
+/// at all: read apart, a series could refer to a symbol added after the symbols were read.
 pub(super) fn load(conn: &rusqlite::Connection) -> Result<Vec<(SeriesId, Labels)>, ReadError> {
+    let tx = conn.unchecked_transaction()?;
+    let out = load_in(&tx)?;
+    tx.finish()?;
+    Ok(out)
+}
+
+fn load_in(conn: &rusqlite::Connection) -> Result<Vec<(SeriesId, Labels)>, ReadError> {
     let mut symbols: HashMap<i64, String> = HashMap::new();
     {
         let mut stmt = conn.prepare("SELECT id, value FROM symbols")?;
