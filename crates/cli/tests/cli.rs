@@ -25,6 +25,8 @@ mod rules_serve;
 mod rules_templates;
 #[path = "e2e/rules_test.rs"]
 mod rules_test;
+#[path = "e2e/serve_process.rs"]
+mod serve_process;
 #[path = "e2e/tsdb_cmds.rs"]
 mod tsdb_cmds;
 
