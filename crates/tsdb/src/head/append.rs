@@ -193,8 +193,11 @@ fn push_sealed(s: &mut MemSeries, chunk: crate::chunk::XorChunk) {
 
 fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
     let t = sample.timestamp_ms;
-    if let Some(first) = s.open.min_time() {
-        let other_window = t.div_euclid(policy.range_ms) != first.div_euclid(policy.range_ms);
+    // An open chunk's samples share one window (this rule cuts it when that changes), so
+    // comparing with the newest sample's window is comparing with the first's; the newest
+    // time is in the encoder's state, while the first must be decoded from the header.
+    if let Some(newest) = s.open.max_time() {
+        let other_window = t.div_euclid(policy.range_ms) != newest.div_euclid(policy.range_ms);
         if s.open.len() >= policy.max_samples || other_window {
             // The open chunk keeps its buffer (the next chunk is usually about as big as
             // the last); the sealed copy, freed at the next checkpoint, is a new exact-size
