@@ -318,18 +318,30 @@ pub fn decode_range(
         return Ok(());
     }
     let mut it = ChunkIter::new(bytes);
-    // One loop, so the decoder is inlined once.
-    for s in it.by_ref() {
+    push_range(&mut it, mint, maxt, out);
+    match it.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Appends the samples of `it` with times in `[mint, maxt]` to `out`, stopping after the
+/// last one at or before `maxt` (samples come oldest first). One loop, so each decoder is
+/// inlined once.
+#[inline]
+pub(super) fn push_range(
+    it: &mut impl Iterator<Item = Sample>,
+    mint: i64,
+    maxt: i64,
+    out: &mut Vec<Sample>,
+) {
+    for s in it {
         if s.timestamp_ms > maxt {
             break;
         }
         if s.timestamp_ms >= mint {
             out.push(s);
         }
-    }
-    match it.error {
-        Some(e) => Err(e),
-        None => Ok(()),
     }
 }
 

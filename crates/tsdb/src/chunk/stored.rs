@@ -143,14 +143,7 @@ pub fn decode_stored_range(
         return Ok(());
     }
     let mut it = StoredIter::new(bytes);
-    for s in it.by_ref() {
-        if s.timestamp_ms > maxt {
-            break;
-        }
-        if s.timestamp_ms >= mint {
-            out.push(s);
-        }
-    }
+    super::iter::push_range(&mut it, mint, maxt, out);
     match it.error() {
         Some(e) => Err(e),
         None => Ok(()),
