@@ -46,7 +46,10 @@ pub enum StoreError {
         reason: String,
     },
     /// The file was written by another format version.
-    #[error("sqlite store {path}: format version {found}, this tally reads {FORMAT_VERSION}")]
+    #[error(
+        "sqlite store {path}: format version {found}, this tally reads {FORMAT_VERSION}{}",
+        if *found == 4 { " (`tally serve` upgrades a format 4 store when it opens it)" } else { "" }
+    )]
     Version {
         /// The database file.
         path: String,
@@ -1001,6 +1004,7 @@ mod tests {
         drop(conn);
         let e = Store::open(dir.path(), false).unwrap_err().to_string();
         assert!(e.contains("format version 3, this tally reads 5"), "{e}");
+        assert!(!e.contains("upgrades"), "{e}");
         let conn = Connection::open(dir.path().join("tally.db")).unwrap();
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
@@ -1099,6 +1103,12 @@ mod tests {
             )
             .unwrap();
         }
+        // A read-only open refuses it and says what upgrades it.
+        let e = Store::open_read_only(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("format version 4, this tally reads 5 (`tally serve` upgrades"),
+            "{e}"
+        );
         let s = Store::open(dir.path(), false).unwrap();
         let rows = s.chunks(1, i64::MIN, i64::MAX).unwrap();
         assert_eq!(rows.len(), 1);
