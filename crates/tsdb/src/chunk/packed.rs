@@ -339,10 +339,12 @@ impl SeqPlan {
             }
         }
         let base = residuals.iter().copied().min().unwrap_or(0);
-        // q - base is in [0, 2^64 - 1]: exact as a wrapping u64 difference.
+        // q - base is in [0, 2^64 - 1]: exact as a wrapping u64 difference. Collected from
+        // `into_iter`, the offsets reuse the residuals' buffer (same size and alignment)
+        // instead of allocating another for every order tried.
         let offsets: Vec<u64> = residuals
-            .iter()
-            .map(|&q| q.wrapping_sub(base) as u64)
+            .into_iter()
+            .map(|q| q.wrapping_sub(base) as u64)
             .collect();
         let (width, body) = choose_width(&offsets);
         plan.bits += num_bits(factor) + num_bits(zigzag(base)) + u64::from(WIDTH_BITS) + body;
