@@ -51,6 +51,7 @@
 //! ```
 
 mod bits;
+pub(crate) mod encoder;
 mod iter;
 pub mod packed;
 mod scaled;
@@ -64,8 +65,8 @@ use std::fmt;
 
 use tally_model::Sample;
 
-use bits::{put_uvarint, uvarint_len, write_bits, zigzag};
-use scaled::{classify, integral, scaled};
+use encoder::Encoder;
+use scaled::classify;
 
 /// Payload bits of the delta-of-delta buckets with prefixes `10`, `110` and `1110`; the
 /// payload is the delta of deltas in two's complement. `0` means a delta of delta of zero,
@@ -234,11 +235,7 @@ impl CodecState {
 pub struct XorChunk {
     /// The encoding; empty for an empty chunk (whose encoding is the single byte 0).
     buf: Vec<u8>,
-    /// Samples appended.
-    count: usize,
-    /// Unused low bits of the last byte of `buf` (0..=7), all zero.
-    free: u8,
-    state: CodecState,
+    enc: Encoder,
 }
 
 impl Default for XorChunk {
@@ -250,7 +247,7 @@ impl Default for XorChunk {
 impl fmt::Debug for XorChunk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("XorChunk")
-            .field("samples", &self.count)
+            .field("samples", &self.len())
             .field("bytes", &self.bytes().len())
             .field("min_time", &self.min_time())
             .field("max_time", &self.max_time())
@@ -263,9 +260,7 @@ impl XorChunk {
     pub fn new() -> Self {
         Self {
             buf: Vec::new(),
-            count: 0,
-            free: 0,
-            state: CodecState::START,
+            enc: Encoder::new(),
         }
     }
 
@@ -278,51 +273,32 @@ impl XorChunk {
         }
     }
 
+    /// A chunk from an encoding and the encoder state that wrote it.
+    pub(crate) fn from_parts(buf: Vec<u8>, enc: Encoder) -> Self {
+        Self { buf, enc }
+    }
+
+    /// The encoding (empty for an empty chunk) and the encoder state.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, Encoder) {
+        (self.buf, self.enc)
+    }
+
     /// Appends a sample. The caller guarantees `t` is after the last sample's time (the
     /// head checks the order before appending). A sample that breaks that contract is
     /// dropped, so the chunk stays decodable; debug builds panic instead. Any value is
     /// stored bit for bit. Never panics in release builds.
     pub fn append(&mut self, t: i64, v: f64) {
-        if self.count == 0 {
-            self.buf.clear();
-            self.buf.push(1);
-            let mut tmp = [0; 10];
-            let n = put_uvarint(&mut tmp, zigzag(t));
-            self.buf.extend_from_slice(&tmp[..n]);
-            self.free = 0;
-            self.state = CodecState {
-                t,
-                ..CodecState::START
-            };
-            self.write_value(v.to_bits());
-            self.count = 1;
-            return;
-        }
-        if t <= self.state.t {
-            debug_assert!(
-                false,
-                "XorChunk::append: time {t} is not after {}",
-                self.state.t
-            );
-            return;
-        }
-        // 0 < t - last < 2^64, so the wrapped difference read as u64 is exact.
-        let delta = t.wrapping_sub(self.state.t) as u64;
-        self.write_delta(delta);
-        self.write_value(v.to_bits());
-        self.state.t = t;
-        self.state.delta = delta;
-        self.set_count(self.count + 1);
+        self.enc.append(&mut self.buf, t, v);
     }
 
     /// The number of samples.
     pub fn len(&self) -> usize {
-        self.count
+        self.enc.len()
     }
 
     /// Whether the chunk has no samples.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.enc.is_empty()
     }
 
     /// The complete encoding (`docs/format/chunk.md`): self-describing, valid after every
@@ -338,14 +314,7 @@ impl XorChunk {
 
     /// The first sample's time, if any.
     pub fn min_time(&self) -> Option<i64> {
-        if self.count == 0 {
-            return None;
-        }
-        // The first timestamp follows the sample count; both were written by `append`.
-        let at = uvarint_len(self.count as u64);
-        bits::read_uvarint(&self.buf, at)
-            .ok()
-            .map(|(z, _)| bits::unzigzag(z))
+        self.enc.min_time(&self.buf)
     }
 
     /// The last sample's time, if any.
@@ -355,7 +324,7 @@ impl XorChunk {
 
     /// The last sample, if any.
     pub fn last(&self) -> Option<Sample> {
-        (self.count > 0).then(|| Sample::new(self.state.t, f64::from_bits(self.state.value)))
+        self.enc.last()
     }
 
     /// Reopens a persisted chunk to append to it: decodes every sample to restore the
@@ -365,21 +334,10 @@ impl XorChunk {
     /// Fails with the first damage found; any byte string that is not exactly a chunk
     /// (including trailing bytes or non-zero padding) is refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ChunkError> {
-        let mut it = ChunkIter::new(bytes);
-        it.by_ref().for_each(drop);
-        if let Some(e) = it.error() {
-            return Err(e.clone());
-        }
-        let (read, end_bit, state) = it.into_parts();
-        if read == 0 {
-            return Ok(Self::new());
-        }
+        let (enc, len) = Encoder::decode(bytes)?;
         Ok(Self {
-            buf: bytes.to_vec(),
-            // Each sample takes at least one bit, so the count fits in a usize.
-            count: usize::try_from(read).unwrap_or(usize::MAX),
-            free: ((8 - end_bit % 8) % 8) as u8,
-            state,
+            buf: bytes[..len].to_vec(),
+            enc,
         })
     }
 
@@ -407,19 +365,11 @@ impl XorChunk {
 
     /// Cuts the chunk: returns its samples as a new chunk whose buffer is exactly as long
     /// as the encoding, and leaves `self` empty but keeping its buffer for the next chunk.
-    ///
-    /// This is how the head seals a series' open chunk. The open chunk's buffer lives as
-    /// long as the series, so it stays where it was first allocated; the cut copy lives
-    /// only until a checkpoint writes it, beside other short-lived allocations. (Sealing
-    /// by moving the buffer out and allocating a new one scattered every series' open
-    /// chunk across pages otherwise freed by the checkpoint, which kept them resident.)
     pub fn cut(&mut self) -> XorChunk {
         // `Vec::clone` allocates exactly the length.
         let cut = self.clone();
         self.buf.clear();
-        self.count = 0;
-        self.free = 0;
-        self.state = CodecState::START;
+        self.enc = Encoder::new();
         cut
     }
 
@@ -427,128 +377,6 @@ impl XorChunk {
     /// memory. Appending afterwards reallocates.
     pub fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();
-    }
-
-    /// Rewrites the sample count at the front, moving the rest when its length changes.
-    fn set_count(&mut self, count: usize) {
-        if count < 0x80 {
-            self.buf[0] = count as u8;
-            self.count = count;
-            return;
-        }
-        let mut tmp = [0; 10];
-        let n = put_uvarint(&mut tmp, count as u64);
-        let old = uvarint_len(self.count as u64);
-        if n == old {
-            self.buf[..n].copy_from_slice(&tmp[..n]);
-        } else {
-            self.buf.splice(..old, tmp[..n].iter().copied());
-        }
-        self.count = count;
-    }
-
-    #[inline]
-    fn put(&mut self, value: u64, n: u32) {
-        write_bits(&mut self.buf, &mut self.free, value, n);
-    }
-
-    /// Writes the timestamp code for `delta` (sample 1 onwards).
-    fn write_delta(&mut self, delta: u64) {
-        let prev = self.state.delta;
-        if delta <= i64::MAX as u64 && prev <= i64::MAX as u64 {
-            let dod = delta as i64 - prev as i64;
-            if dod == 0 {
-                self.put(0, 1);
-                return;
-            }
-            for (i, &bits) in DOD_BITS.iter().enumerate() {
-                let limit = 1i64 << (bits - 1);
-                if (-limit..limit).contains(&dod) {
-                    // `i + 1` ones and a zero, then the payload.
-                    let prefix_len = i as u32 + 2;
-                    let prefix = (1u64 << prefix_len) - 2;
-                    let payload = dod as u64 & ((1 << bits) - 1);
-                    self.put((prefix << bits) | payload, prefix_len + bits);
-                    return;
-                }
-            }
-        }
-        self.put(0b1111, 4);
-        self.put(delta, 64);
-    }
-
-    /// Writes the value code for a value with bits `bits`.
-    fn write_value(&mut self, bits: u64) {
-        let prev = self.state.value;
-        if bits == prev {
-            self.put(0, 1);
-            self.state.int_delta = 0;
-            return;
-        }
-        self.state.value = bits;
-        if self.state.integral {
-            // An integer after decimals goes through the XOR code, which resets the scale
-            // to 0, so one odd value does not inflate the rest of the chunk's deltas.
-            let returns_to_integers = self.state.scale > 0 && integral(bits).is_some();
-            if let Some(m) = scaled(bits, self.state.scale).filter(|_| !returns_to_integers) {
-                // Both are at most 2^53 in magnitude, so neither difference overflows.
-                let d = m - self.state.int_value;
-                let z = zigzag(d - self.state.int_delta);
-                let n = (64 - z.leading_zeros()).max(1);
-                let width = u32::from(self.state.width);
-                debug_assert!(n <= 57, "|dod| <= 2^55");
-                if width != 0 && n <= width && width <= n + NEW_WIDTH_BITS {
-                    // One write when it fits in 64 bits (a reopened chunk may hold any width).
-                    if width <= 62 {
-                        self.put((0b10 << width) | z, 2 + width);
-                    } else {
-                        self.put(0b10, 2);
-                        self.put(z, width);
-                    }
-                } else {
-                    self.put((0b110 << WIDTH_BITS) | u64::from(n - 1), 3 + WIDTH_BITS);
-                    self.put(z, n);
-                    self.state.width = n as u8;
-                }
-                self.state.int_value = m;
-                self.state.int_delta = d;
-                return;
-            }
-            self.put(0b111, 3);
-        } else {
-            self.put(0b1, 1);
-        }
-        self.write_xor(bits ^ prev);
-        self.state.after_xor();
-    }
-
-    /// Writes the XOR of two different values: `0` and the bits inside the current
-    /// window, or `1`, a new window and the bits inside it, whichever is shorter.
-    fn write_xor(&mut self, x: u64) {
-        debug_assert!(x != 0);
-        let leading = x.leading_zeros().min(MAX_LEADING);
-        let trailing = x.trailing_zeros();
-        let significant = 64 - leading - trailing;
-        let (wl, wt) = (
-            u32::from(self.state.leading),
-            u32::from(self.state.trailing),
-        );
-        if self.state.leading != NO_WINDOW
-            && leading >= wl
-            && trailing >= wt
-            && 64 - wl - wt <= significant + LEADING_BITS + SIGNIFICANT_BITS
-        {
-            self.put(0, 1);
-            self.put(x >> wt, 64 - wl - wt);
-            return;
-        }
-        let control = (1 << (LEADING_BITS + SIGNIFICANT_BITS))
-            | (u64::from(leading) << SIGNIFICANT_BITS)
-            | u64::from(significant & 63);
-        self.put(control, 1 + LEADING_BITS + SIGNIFICANT_BITS);
-        self.put(x >> trailing, significant);
-        self.state.leading = leading as u8;
-        self.state.trailing = trailing as u8;
     }
 }
 

@@ -11,7 +11,9 @@
 //! (selecting and decoding), `head/checkpoint.rs` (what a checkpoint takes out).
 
 mod append;
+mod arena;
 mod checkpoint;
+mod open_chunk;
 mod read;
 
 use std::hash::BuildHasher as _;
@@ -22,6 +24,8 @@ use tally_model::{Labels, Sample};
 use crate::chunk::XorChunk;
 use crate::index::{Index, SeriesId};
 use crate::rollup::{RollupPoint, RollupState, KEPT_MS};
+use arena::ChunkArena;
+use open_chunk::OpenChunk;
 
 pub(crate) use append::{AppendLimits, Batch, SeriesKey};
 
@@ -39,8 +43,8 @@ pub(crate) struct ChunkPolicy {
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub labels: Labels,
-    /// The chunk being appended to (possibly empty).
-    pub open: XorChunk,
+    /// The chunk being appended to (possibly empty); its bytes are in the head's arena.
+    pub open: OpenChunk,
     /// Whether `open` changed since the last checkpoint wrote it.
     pub open_dirty: bool,
     /// Complete chunks not yet written to the store, oldest first. Shared with the
@@ -60,7 +64,7 @@ impl MemSeries {
     fn new(labels: Labels) -> Self {
         Self {
             labels,
-            open: XorChunk::new(),
+            open: OpenChunk::default(),
             open_dirty: false,
             sealed: Vec::new(),
             last: None,
@@ -72,17 +76,17 @@ impl MemSeries {
 
     /// The oldest sample time held in memory chunks; store rows at or after it are
     /// copies of what memory holds (a checkpointed open chunk) and are skipped by reads.
-    pub fn mem_min_t(&self) -> Option<i64> {
+    pub fn mem_min_t(&self, arena: &ChunkArena) -> Option<i64> {
         self.sealed
             .first()
             .and_then(|c| c.min_time())
-            .or_else(|| self.open.min_time())
+            .or_else(|| self.open.min_time(arena))
     }
 
-    /// Bytes of heap this series holds (chunks, labels, pending rollups).
+    /// Bytes of heap this series holds (sealed chunks, labels, pending rollups; the open
+    /// chunk is in the head's arena).
     pub fn heap_size(&self) -> usize {
         self.labels.heap_size()
-            + self.open.heap_size()
             + self
                 .sealed
                 .iter()
@@ -210,6 +214,8 @@ pub(crate) struct Head {
     by_labels: hashbrown::HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
     series: SeriesTable,
+    /// The bytes of every series' open chunk.
+    arena: ChunkArena,
     index: Index,
     next_id: SeriesId,
     /// Series created since the last checkpoint (the store does not have them yet).
@@ -226,6 +232,7 @@ impl Head {
             by_labels: hashbrown::HashTable::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
             series: SeriesTable::default(),
+            arena: ChunkArena::default(),
             index: Index::new(),
             next_id: 1,
             unsaved_series: Vec::new(),
@@ -293,9 +300,10 @@ impl Head {
             entry.remove();
         }
         let last = self.series.len() - 1;
-        let Some((removed, moved)) = self.series.swap_remove(id) else {
+        let Some((mut removed, moved)) = self.series.swap_remove(id) else {
             return;
         };
+        removed.open.release(&mut self.arena);
         self.index.remove(id, &removed.labels);
         if moved.is_some() {
             // The last series now sits where the removed one was.
@@ -362,7 +370,7 @@ impl Head {
                 .iter()
                 .filter(|(r, _)| *r == res_ms)
                 .map(|(_, p)| *p)
-                .chain(s.rollups[i].current().copied())
+                .chain(s.rollups[i].current())
                 .filter(|p| p.start >= mint && p.start <= maxt)
                 .collect();
             points.sort_by_key(|p| p.start);
@@ -378,17 +386,19 @@ impl Head {
                 s.first_t = s.first_t.min(min);
             }
             s.last = chunk.last();
-            s.open = chunk;
+            s.open.reopen(&mut self.arena, chunk);
             s.open_dirty = false;
         }
     }
 
     /// Bytes of heap the series hold (chunks and labels; maps and index excluded).
     pub fn series_heap_size(&self) -> usize {
-        self.series
-            .values()
-            .map(|s| s.heap_size() + std::mem::size_of::<MemSeries>())
-            .sum()
+        self.arena.heap_size()
+            + self
+                .series
+                .values()
+                .map(|s| s.heap_size() + std::mem::size_of::<MemSeries>())
+                .sum::<usize>()
     }
 
     /// Number of samples in memory chunks.

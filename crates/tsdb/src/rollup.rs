@@ -37,7 +37,7 @@ pub fn bucket_samples(res_ms: i64, samples: &[tally_model::Sample]) -> Vec<Rollu
         .iter()
         .filter_map(|s| state.observe(res_ms, s.timestamp_ms, s.value))
         .collect();
-    out.extend(state.current().copied());
+    out.extend(state.current());
     out
 }
 
@@ -242,20 +242,22 @@ impl RollupPoint {
             last: later.last,
         }
     }
-
-    fn add(&mut self, v: f64) {
-        self.count += 1;
-        self.sum += v;
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.last = v;
-    }
 }
 
 /// The bucket being filled for one series at one resolution.
+///
+/// Held per series and resolution in the head, so it is kept small (48 bytes against
+/// an `Option<RollupPoint>`'s 56): the count is 32 bits, and 0 means no bucket. Series'
+/// timestamps strictly increase, so a bucket holds at most one sample per millisecond,
+/// 86,400,000 for a day.
 #[derive(Debug, Clone, Default)]
 pub struct RollupState {
-    current: Option<RollupPoint>,
+    start: i64,
+    count: u32,
+    sum: f64,
+    min: f64,
+    max: f64,
+    last: f64,
 }
 
 impl RollupState {
@@ -265,25 +267,49 @@ impl RollupState {
             return None;
         }
         let start = t.div_euclid(res_ms) * res_ms;
-        match &mut self.current {
-            Some(p) if p.start == start => {
-                p.add(v);
-                None
-            }
-            current => current.replace(RollupPoint::first(start, v)),
+        if self.count > 0 && self.start == start {
+            self.count = self.count.saturating_add(1);
+            self.sum += v;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            self.last = v;
+            return None;
         }
+        let finished = self.current();
+        self.set(RollupPoint::first(start, v));
+        finished
     }
 
     /// Continues filling a checkpointed bucket (after a restart).
     pub fn restore(&mut self, point: RollupPoint) {
-        if self.current.is_none_or(|c| c.start <= point.start) {
-            self.current = Some(point);
+        if self.current().is_none_or(|c| c.start <= point.start) {
+            self.set(point);
         }
     }
 
     /// The bucket being filled.
-    pub fn current(&self) -> Option<&RollupPoint> {
-        self.current.as_ref()
+    pub fn current(&self) -> Option<RollupPoint> {
+        (self.count > 0).then_some(RollupPoint {
+            start: self.start,
+            count: u64::from(self.count),
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            last: self.last,
+        })
+    }
+
+    fn set(&mut self, p: RollupPoint) {
+        *self = Self {
+            start: p.start,
+            // A point read back from the store with more samples than a bucket can hold
+            // is damaged; it keeps the most a state can count.
+            count: u32::try_from(p.count).unwrap_or(u32::MAX),
+            sum: p.sum,
+            min: p.min,
+            max: p.max,
+            last: p.last,
+        };
     }
 }
 

@@ -1,4 +1,4 @@
-//! Bit-level I/O for XOR chunks: an MSB-first bit writer on a `Vec<u8>`, a bit reader that
+//! Bit-level I/O for XOR chunks: an MSB-first bit writer on a growable buffer, a bit reader that
 //! reports the end of its input instead of panicking, and LEB128 varints.
 
 /// Appends the low `n` bits of `value` (`n <= 64`), most significant first, to `buf`.
@@ -6,7 +6,12 @@
 /// `free` is the number of unused low bits in the last byte of `buf` (0..=7); those bits
 /// are zero and are filled first. Bits of `value` above `n` are ignored.
 #[inline]
-pub(super) fn write_bits(buf: &mut Vec<u8>, free: &mut u8, value: u64, n: u32) {
+pub(super) fn write_bits(
+    buf: &mut impl super::encoder::ChunkBuf,
+    free: &mut u8,
+    value: u64,
+    n: u32,
+) {
     debug_assert!(n <= 64);
     if n == 0 {
         return;
@@ -16,7 +21,7 @@ pub(super) fn write_bits(buf: &mut Vec<u8>, free: &mut u8, value: u64, n: u32) {
         let f = u32::from(*free);
         let take = f.min(left);
         let bits = (value >> (left - take)) & ((1 << take) - 1);
-        if let Some(last) = buf.last_mut() {
+        if let Some(last) = buf.bytes_mut().last_mut() {
             *last |= (bits << (f - take)) as u8;
         }
         *free -= take as u8;

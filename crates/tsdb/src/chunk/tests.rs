@@ -1,7 +1,7 @@
 //! Unit tests of the XOR chunk: the worked example of `docs/format/chunk.md` byte for byte,
 //! every code path, edge values, and every error.
 
-use super::bits::write_bits;
+use super::bits::{write_bits, zigzag};
 use super::*;
 
 const T0: i64 = 1_700_000_000_000;
@@ -78,7 +78,7 @@ fn worked_example_of_the_format_doc() {
     ];
     assert_eq!(c.bytes(), want);
     assert_eq!(
-        (c.state.scale, c.state.int_value, c.state.width),
+        (c.enc.state.scale, c.enc.state.int_value, c.enc.state.width),
         (1, 35, 5)
     );
 }
@@ -206,7 +206,7 @@ fn decimals_take_the_integer_code_at_their_scale() {
         })
         .collect();
     let c = round_trip(&samples);
-    assert_eq!((c.state.scale, c.state.integral), (2, true));
+    assert_eq!((c.enc.state.scale, c.enc.state.integral), (2, true));
     assert!(c.bytes().len() < 130, "{} bytes", c.bytes().len());
     // Scale changes: up on a value with more decimals, back to 0 on an integer, none
     // after an arbitrary float, and the limits of six decimals and 2^53.
@@ -240,7 +240,7 @@ fn decimals_take_the_integer_code_at_their_scale() {
     round_trip(&samples);
     let scales: Vec<(bool, u8)> = (1..=values.len())
         .map(|n| {
-            let s = chunk_of(&samples[..n]).state;
+            let s = chunk_of(&samples[..n]).enc.state;
             (s.integral, s.scale)
         })
         .collect();
@@ -288,8 +288,8 @@ fn timestamp_buckets_and_their_edges() {
         let base = chunk_of(&[(0, 0.0), (1_000, 0.0), (2_000, 0.0)]);
         let mut c = base.clone();
         c.append(3_000 + dod, 0.0);
-        let grown = 8 * c.bytes().len() - 8 * base.bytes().len() + usize::from(base.free)
-            - usize::from(c.free);
+        let grown = 8 * c.bytes().len() - 8 * base.bytes().len() + usize::from(base.enc.free)
+            - usize::from(c.enc.free);
         assert_eq!(grown, bits + 1, "dod {dod}");
     }
 }

@@ -6,7 +6,7 @@ use tally_model::{Labels, Sample};
 use tally_storage::append::{check_order, Accepted};
 use tally_storage::{AppendStats, Rejection};
 
-use super::{ChunkPolicy, Head, MemSeries};
+use super::{ChunkArena, ChunkPolicy, Head, MemSeries};
 use crate::index::SeriesId;
 use crate::rollup::KEPT_MS;
 
@@ -158,12 +158,13 @@ impl Head {
         let Some(s) = self.series.get_mut(&id) else {
             return false;
         };
+        let arena = &mut self.arena;
         if s.last
             .is_some_and(|l| l.timestamp_ms >= sample.timestamp_ms)
         {
             return false;
         }
-        push(s, sample, policy);
+        push(s, arena, sample, policy);
         self.newest_t = self.newest_t.max(sample.timestamp_ms);
         true
     }
@@ -173,7 +174,7 @@ impl Head {
     pub fn seal_idle(&mut self, before: i64) {
         for s in self.series.values_mut() {
             if s.last.is_some_and(|l| l.timestamp_ms < before) && !s.open.is_empty() {
-                let full = std::mem::take(&mut s.open);
+                let full = s.open.cut(&mut self.arena);
                 push_sealed(s, full);
                 s.open_dirty = false;
             }
@@ -191,7 +192,7 @@ fn push_sealed(s: &mut MemSeries, chunk: crate::chunk::XorChunk) {
     s.sealed.push(std::sync::Arc::new(chunk));
 }
 
-fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
+fn push(s: &mut MemSeries, arena: &mut ChunkArena, sample: Sample, policy: ChunkPolicy) {
     let t = sample.timestamp_ms;
     // An open chunk's samples share one window (this rule cuts it when that changes), so
     // comparing with the newest sample's window is comparing with the first's; the newest
@@ -199,14 +200,13 @@ fn push(s: &mut MemSeries, sample: Sample, policy: ChunkPolicy) {
     if let Some(newest) = s.open.max_time() {
         let other_window = t.div_euclid(policy.range_ms) != newest.div_euclid(policy.range_ms);
         if s.open.len() >= policy.max_samples || other_window {
-            // The open chunk keeps its buffer (the next chunk is usually about as big as
-            // the last); the sealed copy, freed at the next checkpoint, is a new exact-size
-            // allocation. See `XorChunk::cut`.
-            let full = s.open.cut();
+            // The sealed copy, freed at the next checkpoint, is an exact-size heap
+            // allocation; the open chunk starts again in the arena's smallest slot.
+            let full = s.open.cut(arena);
             push_sealed(s, full);
         }
     }
-    s.open.append(t, sample.value);
+    s.open.append(arena, t, sample.value);
     s.open_dirty = true;
     s.last = Some(sample);
     s.first_t = s.first_t.min(t);
@@ -281,12 +281,12 @@ mod tests {
         }
         assert_eq!(capacities, [0, 1, 2, 4, 8, 16]);
         let s = head.get(1).unwrap();
+        let open = crate::chunk::ChunkIter::new(s.open.bytes(&head.arena));
         let all: Vec<_> = s
             .sealed
             .iter()
-            .map(|c| &**c)
-            .chain([&s.open])
             .flat_map(|c| c.iter())
+            .chain(open)
             .map(|p| p.timestamp_ms)
             .collect();
         assert_eq!(all, (0..40).map(|t| t * 1_000).collect::<Vec<_>>());

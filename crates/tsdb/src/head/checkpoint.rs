@@ -42,29 +42,30 @@ impl Head {
             .sum();
         cp.batch.chunks.reserve_exact(rows);
         for (&id, s) in &self.series {
-            let row = |c: &crate::chunk::XorChunk, sealed, data: ChunkData| {
+            let row = |span: Option<(i64, i64)>, sealed, data: ChunkData| {
+                let (min_t, max_t) = span?;
                 Some(ChunkRow {
                     series: id,
-                    min_t: c.min_time()?,
-                    max_t: c.max_time()?,
+                    min_t,
+                    max_t,
                     sealed,
                     data,
                 })
             };
             // Sealed chunks are shared, not copied; the open one changes, so it is copied.
-            cp.batch.chunks.extend(
-                s.sealed
-                    .iter()
-                    .filter_map(|c| row(c, true, ChunkData::Shared(c.clone()))),
-            );
+            cp.batch.chunks.extend(s.sealed.iter().filter_map(|c| {
+                let span = c.min_time().zip(c.max_time());
+                row(span, true, ChunkData::Shared(c.clone()))
+            }));
             let open = if s.open_dirty && !s.open.is_empty() {
-                let data = s.open.bytes().to_vec().into();
-                cp.batch.chunks.extend(row(&s.open, false, data));
+                let data = s.open.bytes(&self.arena).to_vec().into();
+                let span = s.open.min_time(&self.arena).zip(s.open.max_time());
+                cp.batch.chunks.extend(row(span, false, data));
                 // The unfinished buckets too: the log segments that fed them go.
                 for (state, res) in s.rollups.iter().zip(KEPT_MS) {
                     cp.batch
                         .current_rollups
-                        .extend(state.current().map(|p| (id, res, *p)));
+                        .extend(state.current().map(|p| (id, res, p)));
                 }
                 Some(s.open.len())
             } else {
@@ -134,7 +135,7 @@ mod tests {
         let open = &cp.batch.chunks[2];
         assert!(!open.sealed);
         assert!(matches!(open.data, ChunkData::Owned(_)));
-        assert_eq!(&*open.data, s.open.bytes());
+        assert_eq!(&*open.data, s.open.bytes(&head.arena));
         assert_eq!((open.min_t, open.max_t), (8_000, 9_000));
         head.release(&cp);
         assert!(head.get(1).unwrap().sealed.is_empty());

@@ -57,18 +57,22 @@ impl Head {
             };
             let mut samples = Vec::new();
             if with_samples {
-                for chunk in s
+                let sealed = s
                     .sealed
                     .iter()
-                    .map(|c| &**c)
-                    .chain(std::iter::once(&s.open))
-                {
-                    let (Some(lo), Some(hi)) = (chunk.min_time(), chunk.max_time()) else {
+                    .map(|c| (c.min_time(), c.max_time(), c.bytes()));
+                let open = (
+                    s.open.min_time(&self.arena),
+                    s.open.max_time(),
+                    s.open.bytes(&self.arena),
+                );
+                for (lo, hi, bytes) in sealed.chain([open]) {
+                    let (Some(lo), Some(hi)) = (lo, hi) else {
                         continue;
                     };
                     if hi >= mint && lo <= maxt {
                         // The head wrote these bytes; an error cannot occur.
-                        let _ = decode_range(chunk.bytes(), mint, maxt, &mut samples);
+                        let _ = decode_range(bytes, mint, maxt, &mut samples);
                     }
                 }
             }
@@ -76,7 +80,7 @@ impl Head {
                 id,
                 labels: s.labels.clone(),
                 samples,
-                mem_min_t: s.mem_min_t(),
+                mem_min_t: s.mem_min_t(&self.arena),
             });
         }
         out

@@ -184,7 +184,7 @@ pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<(), r
     let flush = |state: Option<(SeriesId, crate::rollup::RollupState)>,
                  points: &mut Vec<(SeriesId, i64, RollupPoint)>| {
         if let Some((id, st)) = state {
-            points.extend(st.current().map(|p| (id, DERIVED_MS, *p)));
+            points.extend(st.current().map(|p| (id, DERIVED_MS, p)));
         }
     };
     while let Some(r) = rows.next()? {
