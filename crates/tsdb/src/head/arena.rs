@@ -217,25 +217,34 @@ impl ChunkArena {
         pages + large
     }
 
-    /// Moves `slot`'s bytes to a slot with room for at least one more byte.
+    /// Moves `slot`'s bytes to a slot with room for at least one more byte: the next
+    /// class, or an own buffer after the largest. Copies between the two slots directly
+    /// (this runs on the append path, every 16 bytes of a small chunk).
     fn grow(&mut self, slot: &mut Slot) {
         let len = slot.len();
-        let next = match slot.class() {
-            None => Some(0),
-            Some(LARGE) => None,
-            Some(c) => Some(c + 1),
-        };
-        let mut moved = match next {
-            Some(c) if (c as usize) < CLASS_SIZES.len() => {
-                let index = self.classes[c as usize].take();
+        let moved = match slot.class() {
+            // A large buffer grows in place.
+            Some(LARGE) => return,
+            None => Slot {
+                class: 1,
+                index: self.classes[0].take(),
+                len: 0,
+            },
+            Some(c) if usize::from(c) + 1 < CLASS_SIZES.len() => {
+                let next = usize::from(c) + 1;
+                let index = self.classes[next].take();
+                let (lower, upper) = self.classes.split_at_mut(next);
+                upper[0].bytes_mut(index)[..len]
+                    .copy_from_slice(&lower[next - 1].bytes(slot.index)[..len]);
                 Slot {
-                    class: c + 1,
+                    class: c + 2,
                     index,
                     len: slot.len,
                 }
             }
-            Some(_) => {
-                let buf = Vec::with_capacity(len * 2);
+            Some(c) => {
+                let mut buf = Vec::with_capacity(len * 2);
+                buf.extend_from_slice(&self.classes[usize::from(c)].bytes(slot.index)[..len]);
                 let index = match self.large_free.pop() {
                     Some(i) => {
                         self.large[i as usize] = Some(buf);
@@ -252,32 +261,9 @@ impl ChunkArena {
                     len: slot.len,
                 }
             }
-            // A large buffer grows in place.
-            None => return,
         };
-        if len > 0 {
-            let old = self.bytes(slot).to_vec();
-            self.write_at(&mut moved, &old);
-        }
         self.release(slot);
         *slot = moved;
-    }
-
-    /// Copies `bytes` to the start of `slot` (which has room).
-    fn write_at(&mut self, slot: &mut Slot, bytes: &[u8]) {
-        match slot.class() {
-            None => {}
-            Some(LARGE) => {
-                if let Some(Some(b)) = self.large.get_mut(slot.index as usize) {
-                    b.clear();
-                    b.extend_from_slice(bytes);
-                }
-            }
-            Some(c) => {
-                self.classes[c as usize].bytes_mut(slot.index)[..bytes.len()]
-                    .copy_from_slice(bytes);
-            }
-        }
     }
 
     /// Room in `slot`, in bytes (a large buffer always has room).
