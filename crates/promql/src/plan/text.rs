@@ -105,8 +105,9 @@ pub(crate) fn scan(text: &str) -> Scan {
             let followed_by_clause = {
                 let rest = &text[next..];
                 let kw = |k: &str| {
+                    // Bytes, not `str` slices: `rest` may continue with any character.
                     rest.len() >= k.len()
-                        && rest[..k.len()].eq_ignore_ascii_case(k)
+                        && rest.as_bytes()[..k.len()].eq_ignore_ascii_case(k.as_bytes())
                         && rest
                             .as_bytes()
                             .get(k.len())
@@ -318,6 +319,14 @@ mod tests {
         assert_eq!(names, ["sum", "rate", "histogram_quantile"]);
         assert_eq!(s.strings[0].raw, "q\\\"(");
         assert_eq!(s.strings[1].quote, '`');
+    }
+
+    #[test]
+    fn a_word_followed_by_a_wide_character_is_not_a_clause() {
+        // "by" is two bytes; "€" is three, so a `str` slice of two would split it.
+        assert!(scan("a €").calls.is_empty());
+        assert!(scan("a €€€€€€€").calls.is_empty());
+        assert_eq!(scan("sum By (a) (x)").calls[0].name, "sum");
     }
 
     #[test]
