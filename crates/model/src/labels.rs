@@ -74,8 +74,11 @@ impl Labels {
         Self::from_sorted(pairs.iter().map(|(n, v)| (n.as_ref(), v.as_ref())))
     }
 
-    /// Builds from pairs already sorted by name; a repeated or empty name is an error.
-    pub(crate) fn from_sorted<'a>(
+    /// Builds from pairs already sorted by name, without sorting; a repeated or empty
+    /// name is an error, and pairs with an empty value are dropped. The order is the
+    /// caller's promise and is not checked: a set built from unsorted pairs compares and
+    /// looks up names wrongly.
+    pub fn from_sorted<'a>(
         pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     ) -> Result<Self, LabelsError> {
         let mut total = 0usize;

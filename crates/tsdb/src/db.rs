@@ -440,7 +440,7 @@ impl Db {
                 self.head
                     .read()
                     .get(id)
-                    .is_some_and(|s| !s.open.is_empty() || !s.sealed.is_empty())
+                    .is_some_and(|s| !s.open.is_empty() || !s.sealed().is_empty())
             };
             let removed =
                 store.delete_before(horizon.unwrap_or(i64::MIN), rollup_horizon, &keep)?;
@@ -699,7 +699,7 @@ fn load_store(opts: &Options, store: &Store) -> Result<(Head, OpenReport), DbErr
     let series = store.load_series()?;
     report.series_loaded = series.len();
     for (id, labels) in series {
-        head.insert_series(id, labels, true);
+        head.insert_series(id, &labels, true);
     }
     for (id, min_t, max_t, last) in store.series_bounds()? {
         head.note_stored(id, min_t, max_t, last);
@@ -771,7 +771,7 @@ fn replay_record(head: &mut Head, record: wal::Record) -> u64 {
     match record {
         wal::Record::Series(series) => {
             for s in series {
-                head.insert_series(s.id, s.labels, false);
+                head.insert_series(s.id, &s.labels, false);
             }
             0
         }

@@ -9,17 +9,68 @@
 //! Postings are plain sorted `Vec<u64>`: series ids only grow, so a new series is pushed
 //! at the end of each of its lists; removal (retention) is a binary search.
 
-use hashbrown::HashMap;
+use std::hash::BuildHasher as _;
+use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use tally_model::Labels;
 use tally_storage::Matcher;
 
 /// A series id. Ids are assigned in increasing order and never reused.
 pub type SeriesId = u64;
 
-/// Label name → value → sorted series ids, plus the sorted list of every id.
+/// A label pair's number in the [`Index`]. A pair keeps its number while any series
+/// carries it; the number of a pair no series carries any more is given to the next new
+/// pair.
+pub type PairId = u32;
+
+/// A series' label set as the index holds it: the numbers of its pairs, in name order.
+///
+/// This is how the head keeps every series' identity: 4 bytes a label instead of the
+/// label's bytes (issue 5 allows at most 1 KiB of resident memory per active series, and
+/// a [`Labels`] of six labels costs about 180 bytes with its allocations). The strings
+/// live once, in the index; [`Index::labels`] builds the [`Labels`] back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesLabels(Box<[PairId]>);
+
+impl SeriesLabels {
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes of heap held.
+    pub fn heap_size(&self) -> usize {
+        std::mem::size_of_val(&*self.0)
+    }
+}
+
+/// One label pair and the series that carry it.
+#[derive(Debug)]
+struct Pair {
+    name: Arc<str>,
+    value: Box<str>,
+    /// Sorted ids of the series carrying the pair; never empty while the pair exists.
+    postings: Vec<SeriesId>,
+}
+
+/// The inverted index: every label pair of every series, numbered, with its postings.
+///
+/// Label name → the pairs with that name (a table of pair numbers keyed by value) →
+/// each pair's sorted series ids; plus the sorted list of every id. Each distinct name
+/// and value is stored once, here.
 #[derive(Debug, Default)]
 pub struct Index {
-    postings: HashMap<Box<str>, HashMap<Box<str>, Vec<SeriesId>>>,
+    names: HashMap<Arc<str>, HashTable<PairId>>,
+    /// By [`PairId`]; `None` for a free number (listed in `free`).
+    pairs: Vec<Option<Pair>>,
+    free: Vec<PairId>,
+    hasher: DefaultHashBuilder,
     all: Vec<SeriesId>,
 }
 
@@ -29,40 +80,140 @@ impl Index {
         Self::default()
     }
 
-    /// Adds a series. Ids must be added in increasing order, which keeps every list
-    /// sorted by pushing.
-    pub fn add(&mut self, id: SeriesId, labels: &Labels) {
+    /// Adds a series and returns its label set as pair numbers. Ids must be added in
+    /// increasing order, which keeps every list sorted by pushing.
+    pub fn add(&mut self, id: SeriesId, labels: &Labels) -> SeriesLabels {
         insert_sorted(&mut self.all, id);
-        for (name, value) in labels {
-            let values = match self.postings.get_mut(name) {
-                Some(v) => v,
-                None => self.postings.entry(name.into()).or_default(),
+        let ids = labels
+            .iter()
+            .map(|(name, value)| {
+                let pair = self.intern(name, value);
+                if let Some(p) = self.pairs[pair as usize].as_mut() {
+                    insert_sorted(&mut p.postings, id);
+                }
+                pair
+            })
+            .collect();
+        SeriesLabels(ids)
+    }
+
+    /// The number of a pair, allocated when new (with empty postings).
+    fn intern(&mut self, name: &str, value: &str) -> PairId {
+        let Self {
+            names,
+            pairs,
+            free,
+            hasher,
+            ..
+        } = self;
+        if !names.contains_key(name) {
+            names.insert(Arc::from(name), HashTable::new());
+        }
+        let Some((name, table)) = names.get_key_value_mut(name) else {
+            unreachable!("inserted above")
+        };
+        let hash = hasher.hash_one(value);
+        let found = table.find(hash, |p| {
+            pairs[*p as usize]
+                .as_ref()
+                .is_some_and(|p| *p.value == *value)
+        });
+        if let Some(p) = found {
+            return *p;
+        }
+        let pair = Pair {
+            name: Arc::clone(name),
+            value: value.into(),
+            postings: Vec::new(),
+        };
+        let id = match free.pop() {
+            Some(id) => {
+                pairs[id as usize] = Some(pair);
+                id
+            }
+            None => {
+                pairs.push(Some(pair));
+                PairId::try_from(pairs.len() - 1).unwrap_or(PairId::MAX)
+            }
+        };
+        table.insert_unique(hash, id, |p| {
+            pairs[*p as usize]
+                .as_ref()
+                .map_or(0, |p| hasher.hash_one(&*p.value))
+        });
+        id
+    }
+
+    /// Removes a series (retention dropped all of its data). Pairs no series carries any
+    /// more are forgotten and their numbers freed.
+    pub fn remove(&mut self, id: SeriesId, labels: &SeriesLabels) {
+        remove_sorted(&mut self.all, id);
+        for &pair_id in labels.0.iter() {
+            let Some(pair) = self
+                .pairs
+                .get_mut(pair_id as usize)
+                .and_then(Option::as_mut)
+            else {
+                continue;
             };
-            let list = match values.get_mut(value) {
-                Some(l) => l,
-                None => values.entry(value.into()).or_default(),
-            };
-            insert_sorted(list, id);
+            remove_sorted(&mut pair.postings, id);
+            if !pair.postings.is_empty() {
+                continue;
+            }
+            let hash = self.hasher.hash_one(&*pair.value);
+            let name = Arc::clone(&pair.name);
+            self.pairs[pair_id as usize] = None;
+            self.free.push(pair_id);
+            if let Some(table) = self.names.get_mut(&*name) {
+                if let Ok(entry) = table.find_entry(hash, |p| *p == pair_id) {
+                    entry.remove();
+                }
+                if table.is_empty() {
+                    self.names.remove(&*name);
+                }
+            }
         }
     }
 
-    /// Removes a series (retention dropped all of its data).
-    pub fn remove(&mut self, id: SeriesId, labels: &Labels) {
-        remove_sorted(&mut self.all, id);
-        for (name, value) in labels {
-            let Some(values) = self.postings.get_mut(name) else {
-                continue;
-            };
-            if let Some(list) = values.get_mut(value) {
-                remove_sorted(list, id);
-                if list.is_empty() {
-                    values.remove(value);
-                }
-            }
-            if values.is_empty() {
-                self.postings.remove(name);
-            }
+    /// A pair by number; `("", "")` for a number not in use.
+    pub fn pair(&self, id: PairId) -> (&str, &str) {
+        match self.pairs.get(id as usize).and_then(Option::as_ref) {
+            Some(p) => (&p.name, &p.value),
+            None => ("", ""),
         }
+    }
+
+    /// The pairs of a label set, in name order.
+    pub fn pairs_of<'a>(
+        &'a self,
+        labels: &'a SeriesLabels,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
+        labels.0.iter().map(|p| self.pair(*p))
+    }
+
+    /// The value of label `name` in a label set.
+    pub fn value_of<'a>(&'a self, labels: &SeriesLabels, name: &str) -> Option<&'a str> {
+        labels
+            .0
+            .iter()
+            .map(|p| self.pair(*p))
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether a label set is exactly `pairs` (sorted by name).
+    pub fn same_pairs<'a>(
+        &self,
+        labels: &SeriesLabels,
+        pairs: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) -> bool {
+        labels.len() == pairs.len() && labels.0.iter().zip(pairs).all(|(p, q)| self.pair(*p) == q)
+    }
+
+    /// Builds the [`Labels`] of a label set (one or two allocations, as a clone would).
+    pub fn labels(&self, labels: &SeriesLabels) -> Labels {
+        // The pairs came from a valid `Labels`, so building cannot fail.
+        Labels::from_sorted(self.pairs_of(labels)).unwrap_or_default()
     }
 
     /// Number of series indexed.
@@ -77,15 +228,33 @@ impl Index {
 
     /// Every label name, unsorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.postings.keys().map(|k| &**k)
+        self.names.keys().map(|k| &**k)
     }
 
     /// Every value of label `name` with its postings, unsorted.
     pub fn values(&self, name: &str) -> impl Iterator<Item = (&str, &[SeriesId])> {
-        self.postings
+        self.names
             .get(name)
             .into_iter()
-            .flat_map(|v| v.iter().map(|(k, l)| (&**k, l.as_slice())))
+            .flat_map(|t| t.iter())
+            .filter_map(|p| self.pairs[*p as usize].as_ref())
+            .map(|p| (&*p.value, p.postings.as_slice()))
+    }
+
+    /// The postings of `name="value"` (empty when no series carries it).
+    fn postings(&self, name: &str, value: &str) -> &[SeriesId] {
+        let Some(table) = self.names.get(name) else {
+            return &[];
+        };
+        let hash = self.hasher.hash_one(value);
+        table
+            .find(hash, |p| {
+                self.pairs[*p as usize]
+                    .as_ref()
+                    .is_some_and(|p| *p.value == *value)
+            })
+            .and_then(|p| self.pairs[*p as usize].as_ref())
+            .map_or(&[], |p| p.postings.as_slice())
     }
 
     /// The sorted ids of the series that satisfy every matcher. With no matcher, every
@@ -114,14 +283,14 @@ impl Index {
     /// Postings of the values of `m.name` that `m` accepts (for a matcher that rejects
     /// the empty string, so the label must be present).
     fn matching(&self, m: &Matcher) -> Vec<SeriesId> {
-        if let (tally_storage::MatchOp::Equal, Some(values)) = (m.op, self.postings.get(&*m.name)) {
-            return values.get(&*m.value).cloned().unwrap_or_default();
+        if m.op == tally_storage::MatchOp::Equal {
+            return self.postings(&m.name, &m.value).to_vec();
         }
-        if let (Some(lits), Some(values)) = (m.literal_alternatives(), self.postings.get(&*m.name))
-        {
+        if let Some(lits) = m.literal_alternatives() {
             let lists: Vec<&[SeriesId]> = lits
                 .iter()
-                .filter_map(|l| values.get(*l).map(Vec::as_slice))
+                .map(|l| self.postings(&m.name, l))
+                .filter(|l| !l.is_empty())
                 .collect();
             return union(&lists);
         }
@@ -250,6 +419,30 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn pair_numbers_are_reused_once_no_series_carries_them() {
+        let mut index = Index::new();
+        let a = index.add(1, &l(&[("__name__", "up"), ("job", "a")]));
+        let b = index.add(2, &l(&[("__name__", "up"), ("job", "b")]));
+        assert_eq!(index.pairs.len(), 3, "__name__=up is shared");
+        index.remove(1, &a);
+        assert_eq!(index.values("job").count(), 1, "job=a is forgotten");
+        let c = index.add(3, &l(&[("__name__", "down"), ("zone", "x")]));
+        assert_eq!(index.pairs.len(), 4, "the freed number was reused");
+        assert_eq!(index.labels(&b), l(&[("__name__", "up"), ("job", "b")]));
+        assert_eq!(index.labels(&c), l(&[("__name__", "down"), ("zone", "x")]));
+        assert_eq!(index.value_of(&c, "zone"), Some("x"));
+        assert_eq!(
+            index.select(&[m(MatchOp::Equal, "job", "a")]),
+            Vec::<u64>::new()
+        );
+        assert_eq!(index.select(&[m(MatchOp::Equal, "__name__", "up")]), [2]);
+        index.remove(2, &b);
+        index.remove(3, &c);
+        assert!(index.names.is_empty() && index.is_empty());
+        assert_eq!(index.free.len(), index.pairs.len());
+    }
+
     proptest! {
         /// The index selects exactly what scanning with the matchers selects.
         #[test]
@@ -259,13 +452,16 @@ mod tests {
         ) {
             let sets = sample_sets();
             let mut index = Index::new();
-            for (i, s) in sets.iter().enumerate() {
-                index.add(i as u64 + 1, s);
-            }
+            let held: Vec<SeriesLabels> =
+                sets.iter().enumerate().map(|(i, s)| index.add(i as u64 + 1, s)).collect();
             for (i, r) in removed.iter().enumerate() {
                 if *r {
-                    index.remove(i as u64 + 1, &sets[i]);
+                    index.remove(i as u64 + 1, &held[i]);
                 }
+            }
+            // Kept series still read back their labels, whichever pairs went.
+            for (i, h) in held.iter().enumerate().filter(|(i, _)| !removed[*i]) {
+                prop_assert_eq!(index.labels(h), sets[i].clone());
             }
             let names = ["__name__", "code", "job"];
             let values = ["req", "200", "api", "", "5..|200", ".*"];

@@ -61,10 +61,9 @@ impl Head {
     /// name, names unique, values non-empty), if the head holds it. Builds nothing.
     pub fn lookup_pairs(&self, pairs: &[(&str, &str)]) -> Option<(SeriesId, Option<Sample>)> {
         let hash = super::pairs_hash(&self.hasher, pairs.iter().copied());
-        let series = &self.series.series;
+        let (series, index) = (&self.series.series, &self.index);
         let slot = self.by_labels.find(hash, |slot| {
-            let labels = &series[*slot as usize].labels;
-            labels.len() == pairs.len() && labels.iter().eq(pairs.iter().copied())
+            index.same_pairs(&series[*slot as usize].labels, pairs.iter().copied())
         })?;
         let s = &series[*slot as usize];
         Some((self.series.ids[*slot as usize], s.last))
@@ -144,7 +143,7 @@ impl Head {
     /// samples the head already has are skipped by the same rule.
     pub fn apply(&mut self, staged: Staged) {
         for (id, labels) in staged.new_series {
-            self.insert_series(id, labels, false);
+            self.insert_series(id, &labels, false);
         }
         for &(id, sample) in &staged.samples {
             self.append_sample(id, sample);
@@ -186,10 +185,11 @@ impl Head {
 /// rather than `Vec`'s first step of 4: most series hold one sealed chunk between
 /// checkpoints.
 fn push_sealed(s: &mut MemSeries, chunk: crate::chunk::XorChunk) {
-    if s.sealed.len() == s.sealed.capacity() {
-        s.sealed.reserve_exact(s.sealed.len().max(1));
+    let sealed = &mut s.pending_mut().sealed;
+    if sealed.len() == sealed.capacity() {
+        sealed.reserve_exact(sealed.len().max(1));
     }
-    s.sealed.push(std::sync::Arc::new(chunk));
+    sealed.push(std::sync::Arc::new(chunk));
 }
 
 fn push(s: &mut MemSeries, arena: &mut ChunkArena, sample: Sample, policy: ChunkPolicy) {
@@ -214,10 +214,11 @@ fn push(s: &mut MemSeries, arena: &mut ChunkArena, sample: Sample, policy: Chunk
         if let Some(point) = state.observe(res, t, sample.value) {
             // Usually the only finished bucket before the next checkpoint: room for one
             // (56 bytes), not `Vec`'s first step of four.
-            if s.finished.len() == s.finished.capacity() {
-                s.finished.reserve_exact(s.finished.len().max(1));
+            let finished = &mut s.pending.get_or_insert_with(Box::default).finished;
+            if finished.len() == finished.capacity() {
+                finished.reserve_exact(finished.len().max(1));
             }
-            s.finished.push((res, point));
+            finished.push((res, point));
         }
     }
 }
@@ -236,7 +237,7 @@ mod tests {
             .map(|i| Labels::from_pairs([("__name__", "up"), ("i", &i.to_string())]).unwrap())
             .collect();
         for (id, labels) in (1..).zip(&sets) {
-            head.insert_series(id, labels.clone(), false);
+            head.insert_series(id, labels, false);
             assert!(head.append_sample(id, Sample::new(id as i64, 0.0)));
         }
         // Removing the first moves the last into its place; removing the last moves none.
@@ -253,7 +254,10 @@ mod tests {
                 found,
                 kept.then_some((id, Some(Sample::new(id as i64, 0.0))))
             );
-            assert_eq!(head.get(id).map(|s| &s.labels), kept.then_some(labels));
+            assert_eq!(
+                head.get(id).map(|s| head.index().labels(&s.labels)),
+                kept.then(|| labels.clone())
+            );
         }
         assert_eq!(head.lookup_pairs(&[("__name__", "up")]), None);
         assert_eq!(
@@ -270,26 +274,27 @@ mod tests {
         };
         let mut head = Head::new(policy);
         let labels = Labels::from_pairs([("__name__", "up")]).unwrap();
-        head.insert_series(1, labels, false);
+        head.insert_series(1, &labels, false);
         let mut capacities = Vec::new();
         for t in 0..40 {
             assert!(head.append_sample(1, Sample::new(t * 1_000, t as f64)));
             let s = head.get(1).unwrap();
-            if capacities.last() != Some(&s.sealed.capacity()) {
-                capacities.push(s.sealed.capacity());
+            let capacity = s.pending.as_ref().map_or(0, |p| p.sealed.capacity());
+            if capacities.last() != Some(&capacity) {
+                capacities.push(capacity);
             }
         }
         assert_eq!(capacities, [0, 1, 2, 4, 8, 16]);
         let s = head.get(1).unwrap();
         let open = crate::chunk::ChunkIter::new(s.open.bytes(&head.arena));
         let all: Vec<_> = s
-            .sealed
+            .sealed()
             .iter()
             .flat_map(|c| c.iter())
             .chain(open)
             .map(|p| p.timestamp_ms)
             .collect();
         assert_eq!(all, (0..40).map(|t| t * 1_000).collect::<Vec<_>>());
-        assert!(s.sealed.iter().all(|c| c.heap_size() == c.bytes().len()));
+        assert!(s.sealed().iter().all(|c| c.heap_size() == c.bytes().len()));
     }
 }

@@ -29,7 +29,7 @@ impl Head {
         let mut cp = HeadCheckpoint::default();
         for id in &self.unsaved_series {
             if let Some(s) = self.series.get(id) {
-                cp.batch.series.push((*id, s.labels.clone()));
+                cp.batch.series.push((*id, self.index.labels(&s.labels)));
             }
         }
         cp.series_taken = self.unsaved_series.len();
@@ -38,7 +38,7 @@ impl Head {
         let rows = self
             .series
             .values()
-            .map(|s| s.sealed.len() + usize::from(s.open_dirty && !s.open.is_empty()))
+            .map(|s| s.sealed().len() + usize::from(s.open_dirty && !s.open.is_empty()))
             .sum();
         cp.batch.chunks.reserve_exact(rows);
         for (&id, s) in &self.series {
@@ -53,7 +53,7 @@ impl Head {
                 })
             };
             // Sealed chunks are shared, not copied; the open one changes, so it is copied.
-            cp.batch.chunks.extend(s.sealed.iter().filter_map(|c| {
+            cp.batch.chunks.extend(s.sealed().iter().filter_map(|c| {
                 let span = c.min_time().zip(c.max_time());
                 row(span, true, ChunkData::Shared(c.clone()))
             }));
@@ -73,9 +73,10 @@ impl Head {
             };
             cp.batch
                 .rollups
-                .extend(s.finished.iter().map(|(res, p)| (id, *res, *p)));
-            if !s.sealed.is_empty() || !s.finished.is_empty() || open.is_some() {
-                cp.taken.push((id, s.sealed.len(), s.finished.len(), open));
+                .extend(s.finished().iter().map(|(res, p)| (id, *res, *p)));
+            let (sealed, finished) = (s.sealed().len(), s.finished().len());
+            if sealed > 0 || finished > 0 || open.is_some() {
+                cp.taken.push((id, sealed, finished, open));
             }
         }
         cp
@@ -91,11 +92,14 @@ impl Head {
             };
             // The open chunk is clean if nothing was appended to it since the copy and it
             // was not sealed meanwhile (a sealed copy is written next time anyway).
-            let unchanged = s.sealed.len() == sealed && open == Some(s.open.len());
-            s.sealed.drain(..sealed.min(s.sealed.len()));
-            s.sealed.shrink_to_fit();
-            s.finished.drain(..finished.min(s.finished.len()));
-            s.finished.shrink_to_fit();
+            let unchanged = s.sealed().len() == sealed && open == Some(s.open.len());
+            if let Some(p) = s.pending.as_mut() {
+                p.sealed.drain(..sealed.min(p.sealed.len()));
+                p.sealed.shrink_to_fit();
+                p.finished.drain(..finished.min(p.finished.len()));
+                p.finished.shrink_to_fit();
+            }
+            s.tidy_pending();
             if unchanged {
                 s.open_dirty = false;
             }
@@ -117,14 +121,14 @@ mod tests {
             range_ms: 1 << 40,
         });
         let labels = Labels::from_pairs([("__name__", "up")]).unwrap();
-        head.insert_series(1, labels, false);
+        head.insert_series(1, &labels, false);
         for t in 0..10 {
             assert!(head.append_sample(1, Sample::new(t * 1_000, t as f64)));
         }
         let cp = head.take_checkpoint();
         let s = head.get(1).unwrap();
         assert_eq!(cp.batch.chunks.len(), 3);
-        for (row, chunk) in cp.batch.chunks.iter().zip(&s.sealed) {
+        for (row, chunk) in cp.batch.chunks.iter().zip(s.sealed()) {
             assert!(row.sealed);
             match &row.data {
                 ChunkData::Shared(c) => assert!(std::sync::Arc::ptr_eq(c, chunk)),
@@ -138,7 +142,7 @@ mod tests {
         assert_eq!(&*open.data, s.open.bytes(&head.arena));
         assert_eq!((open.min_t, open.max_t), (8_000, 9_000));
         head.release(&cp);
-        assert!(head.get(1).unwrap().sealed.is_empty());
+        assert!(head.get(1).unwrap().pending.is_none(), "freed once written");
         // The rows outlive the head's references.
         assert_eq!(
             crate::chunk::ChunkIter::new(&cp.batch.chunks[0].data).count(),

@@ -58,7 +58,7 @@ impl Head {
             let mut samples = Vec::new();
             if with_samples {
                 let sealed = s
-                    .sealed
+                    .sealed()
                     .iter()
                     .map(|c| (c.min_time(), c.max_time(), c.bytes()));
                 let open = (
@@ -78,7 +78,7 @@ impl Head {
             }
             out.push(MemRead {
                 id,
-                labels: s.labels.clone(),
+                labels: self.index.labels(&s.labels),
                 samples,
                 mem_min_t: s.mem_min_t(&self.arena),
             });
@@ -94,7 +94,7 @@ impl Head {
         } else {
             for id in self.selected(matchers, mint, maxt) {
                 if let Some(s) = self.series.get(&id) {
-                    names.extend(s.labels.iter().map(|(n, _)| n.to_owned()));
+                    names.extend(self.index.pairs_of(&s.labels).map(|(n, _)| n.to_owned()));
                 }
             }
         }
@@ -121,7 +121,11 @@ impl Head {
             }
         } else {
             for id in self.selected(matchers, mint, maxt) {
-                if let Some(v) = self.series.get(&id).and_then(|s| s.labels.get(name)) {
+                if let Some(v) = self
+                    .series
+                    .get(&id)
+                    .and_then(|s| self.index.value_of(&s.labels, name))
+                {
                     values.insert(v.to_owned());
                 }
             }
