@@ -12,7 +12,8 @@
 //!   [`Db::apply_retention`], rollup reads. Start here.
 //! - `head.rs`, `head/append.rs`, `head/read.rs`, `head/checkpoint.rs`: the in-memory
 //!   series, chunk cutting, reads, and what a checkpoint takes.
-//! - [`index`]: postings (label pair → sorted series ids) and matcher evaluation.
+//! - [`index`]: label pairs interned and numbered, their postings (pair → sorted series ids),
+//!   and matcher evaluation; the head keeps each series' labels as pair numbers.
 //! - [`chunk`]: Gorilla-style XOR chunks (`docs/format/chunk.md`).
 //! - [`wal`]: the write-ahead log (`docs/format/tsdb-wal.md`).
 //! - [`store`]: the SQLite file (`docs/format/tsdb-store.md`).

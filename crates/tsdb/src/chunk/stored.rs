@@ -21,7 +21,7 @@ pub fn seal(chunk: &XorChunk) -> Vec<u8> {
 
 /// [`seal`] for samples (times strictly increasing; a sample not after the one before is
 /// dropped, as [`XorChunk::append`] does). The XOR encoding is built for comparison only
-/// when the packed one takes more than [`COMPARE_ABOVE`] bytes per sample (the store
+/// when the packed one takes more than `COMPARE_ABOVE` bytes per sample (the store
 /// re-encodes growing chunks at every checkpoint, and packing is smaller whenever values
 /// have a short decimal or binary form); below that the packed form is kept.
 pub fn seal_samples(samples: &[Sample]) -> Vec<u8> {
