@@ -70,6 +70,12 @@ impl Collector for TsdbCollector {
             one(counter(load(&c.series_created))),
         ));
         out.push(family(
+            "tally_tsdb_corrupt_rollup_blocks_total",
+            "Stored rollup blocks that did not decode and were rewritten without their older buckets.",
+            MetricType::Counter,
+            one(counter(load(&c.corrupt_rollup_blocks))),
+        ));
+        out.push(family(
             "tally_tsdb_head_series",
             "Series held by the database.",
             MetricType::Gauge,
@@ -84,4 +90,36 @@ pub fn register(registry: &Registry, db: &Arc<Db>) -> Result<(), tally::Registry
         db: Arc::downgrade(db),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_exposed_with_its_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = Db::open(tally_tsdb::Options::new(dir.path())).unwrap();
+        let db = Arc::new(db);
+        let registry = Registry::new();
+        register(&registry, &db).unwrap();
+        db.counters().series_created.store(3, Ordering::Relaxed);
+        db.counters()
+            .corrupt_rollup_blocks
+            .store(2, Ordering::Relaxed);
+        let text = registry.encode_text();
+        for line in [
+            "tally_tsdb_samples_appended_total 0",
+            "tally_tsdb_samples_repeated_total 0",
+            "tally_tsdb_samples_rejected_total{reason=\"out_of_order\"} 0",
+            "tally_tsdb_series_created_total 3",
+            "tally_tsdb_corrupt_rollup_blocks_total 2",
+            "tally_tsdb_head_series 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+        }
+        // Once the database is gone the collector adds nothing.
+        drop(db);
+        assert!(!registry.encode_text().contains("tally_tsdb_"));
+    }
 }

@@ -229,6 +229,9 @@ pub struct DbCounters {
     pub samples_rejected: [AtomicU64; 5],
     /// Series created.
     pub series_created: AtomicU64,
+    /// Stored rollup blocks that did not decode and were rewritten without their older
+    /// buckets ([`Store::corrupt_rollup_blocks`](crate::store::Store::corrupt_rollup_blocks)).
+    pub corrupt_rollup_blocks: AtomicU64,
 }
 
 /// The embedded time-series database. Share it with `Arc`; every method takes `&self`.
@@ -343,6 +346,14 @@ impl Db {
         &self.counters
     }
 
+    /// Copies the store's count of rewritten rollup blocks into the counters (the
+    /// store's lock is held by the caller; the counters are read without it).
+    fn note_store_corruption(&self, store: &Store) {
+        self.counters
+            .corrupt_rollup_blocks
+            .store(store.corrupt_rollup_blocks(), Ordering::Relaxed);
+    }
+
     /// Number of series in memory (every series the store holds).
     pub fn series_count(&self) -> usize {
         self.head.read().len()
@@ -371,7 +382,11 @@ impl Db {
             *self.samples_due.lock() = false;
             (cut, head.take_checkpoint())
         };
-        self.store.lock().write_checkpoint(&cp.batch)?;
+        {
+            let mut store = self.store.lock();
+            store.write_checkpoint(&cp.batch)?;
+            self.note_store_corruption(&store);
+        }
         self.head.write().release(&cp);
         let report = CheckpointReport {
             series: cp.batch.series.len(),
@@ -444,6 +459,7 @@ impl Db {
             };
             let removed =
                 store.delete_before(horizon.unwrap_or(i64::MIN), rollup_horizon, &keep)?;
+            self.note_store_corruption(&store);
             report.series_removed += removed.len();
             if !removed.is_empty() {
                 let mut head = self.head.write();

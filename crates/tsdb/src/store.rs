@@ -186,6 +186,8 @@ impl From<Vec<u8>> for ChunkData {
 pub struct Store {
     conn: Connection,
     path: String,
+    /// Stored rollup blocks found undecodable and rewritten since opening.
+    corrupt_rollup_blocks: u64,
 }
 
 /// The writer connection's page cache, in KiB.
@@ -290,7 +292,11 @@ impl Store {
                 .map_err(err)?;
             }
         }
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            corrupt_rollup_blocks: 0,
+        })
     }
 
     /// Opens `dir/tally.db` without writing anything (inspection while a server runs).
@@ -316,7 +322,11 @@ impl Store {
         if found != FORMAT_VERSION {
             return Err(StoreError::Version { path, found });
         }
-        Ok(Self { conn, path })
+        Ok(Self {
+            conn,
+            path,
+            corrupt_rollup_blocks: 0,
+        })
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -439,7 +449,8 @@ impl Store {
     /// Writes one checkpoint in a single transaction: new series, sealed chunks
     /// (appended; each removes its series' checkpointed open chunk of the same or an
     /// earlier start), open chunks (one row per series, replaced), finished rollup
-    /// buckets. All or nothing.
+    /// buckets. All or nothing. A stored rollup block that does not decode is rewritten
+    /// from this checkpoint's buckets and counted ([`Store::corrupt_rollup_blocks`]).
     pub fn write_checkpoint(&mut self, batch: &Checkpoint) -> Result<(), StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
@@ -447,6 +458,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
+        let corrupt;
         {
             series::write(&tx, &batch.series).map_err(err)?;
             let mut superseded = tx
@@ -472,9 +484,11 @@ impl Store {
                 open.execute(params![c.series as i64, c.min_t, c.max_t, &*data])
                     .map_err(err)?;
             }
-            rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
+            corrupt = rollups::write(&tx, &batch.rollups, &batch.current_rollups).map_err(err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        self.corrupt_rollup_blocks += corrupt as u64;
+        Ok(())
     }
 
     /// Deletes chunks whose newest sample is older than `horizon`, rollups older than
@@ -492,7 +506,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
-        rollups::roll_up_before(&tx, horizon).map_err(err)?;
+        let corrupt = rollups::roll_up_before(&tx, horizon).map_err(err)?;
         tx.execute("DELETE FROM chunks WHERE max_t < ?1", [horizon])
             .map_err(err)?;
         tx.execute("DELETE FROM open_chunks WHERE max_t < ?1", [horizon])
@@ -529,10 +543,18 @@ impl Store {
             series::delete_unused_symbols(&tx).map_err(err)?;
         }
         tx.commit().map_err(err)?;
+        self.corrupt_rollup_blocks += corrupt as u64;
         self.conn
             .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(err)?;
         Ok(orphans)
+    }
+
+    /// Stored rollup blocks that did not decode and were rewritten by a checkpoint or a
+    /// retention pass since the store was opened. Their older buckets are lost (reads of
+    /// such a block fail until then, with [`StoreError::Corrupt`]).
+    pub fn corrupt_rollup_blocks(&self) -> u64 {
+        self.corrupt_rollup_blocks
     }
 
     /// Bytes the database occupies (pages in use times page size, plus SQLite's own WAL
@@ -979,6 +1001,66 @@ mod tests {
         drop(s);
         // Reopening keeps the format marker.
         Store::open(dir.path(), false).unwrap();
+    }
+
+    #[test]
+    fn an_undecodable_rollup_block_is_rewritten_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), false).unwrap();
+        let hour = 3_600_000;
+        let point = |start: i64, v: f64| RollupPoint {
+            start,
+            count: 1,
+            sum: v,
+            min: v,
+            max: v,
+            last: v,
+        };
+        let mut cp = Checkpoint::default();
+        cp.series
+            .push((1, Labels::from_pairs([("__name__", "up")]).unwrap()));
+        cp.rollups = vec![(1, hour, point(0, 1.0)), (1, hour, point(hour, 2.0))];
+        s.write_checkpoint(&cp).unwrap();
+        assert_eq!(s.rollups(1, hour, 0, hour).unwrap().len(), 2);
+        s.conn
+            .execute("UPDATE rollups SET data = x'ff01'", [])
+            .unwrap();
+        // Reads name the damage.
+        let err = s.rollups(1, hour, 0, hour).unwrap_err().to_string();
+        assert!(err.contains("corrupt rollup block of series 1"), "{err}");
+        assert_eq!(s.corrupt_rollup_blocks(), 0);
+        // The next checkpoint into that block rewrites it from its own buckets, counted.
+        let cp = Checkpoint {
+            rollups: vec![(1, hour, point(2 * hour, 3.0))],
+            ..Checkpoint::default()
+        };
+        s.write_checkpoint(&cp).unwrap();
+        assert_eq!(s.corrupt_rollup_blocks(), 1);
+        let read = s.rollups(1, hour, 0, 3 * hour).unwrap();
+        assert_eq!(read, vec![point(2 * hour, 3.0)]);
+        // Retention's 1 minute summaries count a damaged block the same way.
+        let minute = 60_000;
+        let mut cp = Checkpoint::default();
+        let mut c = crate::chunk::XorChunk::new();
+        c.append(1_000, 5.0);
+        cp.chunks.push(ChunkRow {
+            series: 1,
+            min_t: 1_000,
+            max_t: 1_000,
+            sealed: true,
+            data: c.bytes().to_vec().into(),
+        });
+        s.write_checkpoint(&cp).unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO rollups(series_id, res, start, data) VALUES(1, ?1, 0, x'ff01')",
+                [minute],
+            )
+            .unwrap();
+        s.delete_before(2_000, i64::MIN, &|_| true).unwrap();
+        assert_eq!(s.corrupt_rollup_blocks(), 2);
+        let read = s.rollups(1, minute, 0, minute).unwrap();
+        assert_eq!((read.len(), read[0].count, read[0].last), (1, 1, 5.0));
     }
 
     #[test]

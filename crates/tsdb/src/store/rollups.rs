@@ -30,12 +30,14 @@ impl From<rusqlite::Error> for RollupReadError {
 type Key = (SeriesId, i64, i64);
 
 /// Appends finished buckets to their blocks and records the unfinished ones, in `tx`.
-/// Buckets a block already holds (a checkpoint written twice) are skipped.
+/// Buckets a block already holds (a checkpoint written twice) are skipped. Returns how
+/// many stored blocks did not decode and were rewritten from this checkpoint's buckets
+/// alone (their older buckets are lost; the caller reports them).
 pub(crate) fn write(
     tx: &Transaction<'_>,
     finished: &[(SeriesId, i64, RollupPoint)],
     current: &[(SeriesId, i64, RollupPoint)],
-) -> Result<(), rusqlite::Error> {
+) -> Result<usize, rusqlite::Error> {
     let mut blocks: BTreeMap<Key, (Vec<RollupPoint>, Option<RollupPoint>)> = BTreeMap::new();
     for (series, res, p) in finished {
         let key = (*series, *res, block_start(*res, p.start));
@@ -53,6 +55,7 @@ pub(crate) fn write(
         "INSERT OR REPLACE INTO rollups(series_id, res, start, data, cur_t, cur_count, \
          cur_sum, cur_min, cur_max, cur_last) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
+    let mut corrupt = 0;
     for ((series, res, start), (mut points, current)) in blocks {
         let stored: Option<(Vec<u8>, Option<RollupPoint>)> = read
             .query_row(params![series as i64, res, start], |r| {
@@ -61,7 +64,13 @@ pub(crate) fn write(
             .optional()?;
         // A block that does not decode is rewritten from what this checkpoint has.
         let (mut block, mut kept_current) = match stored {
-            Some((data, cur)) => (RollupBlock::from_bytes(&data).unwrap_or_default(), cur),
+            Some((data, cur)) => match RollupBlock::from_bytes(&data) {
+                Ok(block) => (block, cur),
+                Err(_) => {
+                    corrupt += 1;
+                    (RollupBlock::new(), cur)
+                }
+            },
             None => (RollupBlock::new(), None),
         };
         points.sort_by_key(|p| p.start);
@@ -88,7 +97,7 @@ pub(crate) fn write(
             cur.map(|c| c.last),
         ])?;
     }
-    Ok(())
+    Ok(corrupt)
 }
 
 fn current_from_row(
@@ -175,7 +184,9 @@ pub(crate) fn load_current(
 /// `horizon`, stores their samples' 1 minute buckets (which are computed from raw samples
 /// while those are kept, and stored only from here on). A bucket whose samples straddle
 /// a deleted and a kept chunk is stored with the deleted part; reads add the kept part.
-pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<(), rusqlite::Error> {
+/// Returns the number of stored blocks rewritten because they did not decode, as
+/// [`write`] does.
+pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<usize, rusqlite::Error> {
     let mut stmt = tx
         .prepare("SELECT series_id, data FROM chunks WHERE max_t < ?1 ORDER BY series_id, min_t")?;
     let mut rows = stmt.query([horizon])?;
@@ -213,7 +224,7 @@ pub(crate) fn roll_up_before(tx: &Transaction<'_>, horizon: i64) -> Result<(), r
 fn merge(
     tx: &Transaction<'_>,
     points: &[(SeriesId, i64, RollupPoint)],
-) -> Result<(), rusqlite::Error> {
+) -> Result<usize, rusqlite::Error> {
     let mut blocks: BTreeMap<Key, Vec<RollupPoint>> = BTreeMap::new();
     for (series, res, p) in points {
         let key = (*series, *res, block_start(*res, p.start));
@@ -225,17 +236,22 @@ fn merge(
     let mut put = tx.prepare_cached(
         "INSERT OR REPLACE INTO rollups(series_id, res, start, data) VALUES(?1, ?2, ?3, ?4)",
     )?;
+    let mut corrupt = 0;
     for ((series, res, start), new) in blocks {
         let stored: Option<Vec<u8>> = read
             .query_row(params![series as i64, res, start], |r| r.get(0))
             .optional()?;
+        // A block that does not decode is rewritten from the new buckets alone.
+        let old = match stored.map(|d| RollupBlock::points(&d)) {
+            Some(Ok(points)) => points,
+            Some(Err(_)) => {
+                corrupt += 1;
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let mut all: BTreeMap<i64, RollupPoint> = BTreeMap::new();
-        for p in stored
-            .and_then(|d| RollupBlock::points(&d).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .chain(new)
-        {
+        for p in old.into_iter().chain(new) {
             all.entry(p.start)
                 .and_modify(|q| *q = q.combine(&p))
                 .or_insert(p);
@@ -246,7 +262,7 @@ fn merge(
         }
         put.execute(params![series as i64, res, start, block.to_bytes()])?;
     }
-    Ok(())
+    Ok(corrupt)
 }
 
 /// Deletes blocks that end before `horizon`.
