@@ -289,7 +289,6 @@ impl Db {
         let lock = if read_only {
             None
         } else {
-            crate::memory::limit_allocator_arenas();
             std::fs::create_dir_all(&opts.dir).map_err(dir_err)?;
             let file = std::fs::OpenOptions::new()
                 .create(true)

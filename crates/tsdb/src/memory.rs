@@ -9,10 +9,11 @@
 //! remote-write`, 93 MB resident for 16 MB in use. `malloc_trim(0)` walks every arena and
 //! returns the free pages inside the heaps too (`madvise(MADV_DONTNEED)`).
 //!
-//! A database opened for writing also caps glibc's arenas at one per core (its default is
-//! eight per core): each request's short-lived buffers land in the arena of the thread
-//! that decodes it, and fewer arenas reuse each other's freed memory instead of each
-//! growing to the load's peak. Measured with the same bench on 2 cores: 77 MB resident
+//! A server that writes should also cap glibc's arenas at one per core (its default is
+//! eight per core) with [`limit_allocator_arenas`], first thing: each request's
+//! short-lived buffers land in the arena of the thread that decodes it, and fewer arenas
+//! reuse each other's freed memory instead of each growing to the load's peak. That is a
+//! process-wide setting, so the library leaves it to the binary (`tally serve` does it). Measured with the same bench on 2 cores: 77 MB resident
 //! after the load with the default, 44 MB with 2 arenas, ingest rate unchanged within the
 //! machine's noise (437,000 and 450,000 samples/s).
 //!
@@ -51,10 +52,10 @@ mod glibc {
 /// Caps the allocator's arenas at one per core (glibc only; otherwise nothing). Process
 /// wide; later calls change nothing.
 ///
-/// [`Db::open`](crate::Db::open) calls it for a database opened for writing, but the cap
-/// only applies to arenas created afterwards: a server that starts its async runtime
-/// first has 3–4 arenas on 2 cores by then. A binary that will write should call this
-/// first, before it starts threads. Measured with `tally bench remote-write` (10,000
+/// The database does not call it (it would change the whole process's allocator behind
+/// its user's back), and the cap only applies to arenas created afterwards: a server that
+/// starts its async runtime first has 3–4 arenas on 2 cores by then. A binary that will
+/// write should call this first, before it starts threads, as `tally serve` does. Measured with `tally bench remote-write` (10,000
 /// series, 2 cores, three alternating runs each, the cap set from the start with
 /// `MALLOC_ARENA_MAX=2`): mean RSS during the load 40.8–42.6 MB against 44.7–46.4, peak
 /// 51.8–53.1 against 58.5–60.2, after it 32.9–33.9 against 33.2–36.4.
