@@ -3,7 +3,7 @@
 
 use tally_model::Labels;
 
-use super::selector::window;
+use super::selector::Windows;
 use super::{drop_metric_name, Evaluator, Mat, Point, Series};
 use crate::error::QueryError;
 use crate::plan::{At, Node};
@@ -124,12 +124,13 @@ impl Evaluator<'_> {
         for (labels, points) in &arg.series {
             self.check_time()?;
             let mut result = Vec::new();
+            let mut windows = Windows::default();
             for (k, t) in self.steps().enumerate() {
                 if k % 4096 == 4095 {
                     self.check_time()?;
                 }
                 let reft = arg.at.map_or(t, |a| self.at_time(a)) - arg.offset_ms;
-                let w = window(points, reft - arg.range_ms, reft);
+                let w = windows.next(points, reft - arg.range_ms, reft);
                 if w.is_empty() {
                     continue;
                 }

@@ -54,10 +54,13 @@ impl Evaluator<'_> {
     }
 
     /// The sample an instant selector sees at `reft`: the newest at or before it, within
-    /// the lookback window, unless it is a staleness marker.
-    fn sample_at(&self, samples: &[Sample], reft: i64) -> Option<Sample> {
-        let idx = samples.partition_point(|s| s.timestamp_ms <= reft);
-        let s = *samples.get(idx.checked_sub(1)?)?;
+    /// the lookback window, unless it is a staleness marker. `next` is the index of the
+    /// first sample after the previous step's `reft`; reference times only grow from step
+    /// to step, so the search goes on from there ([`skip_while`]; a binary search over
+    /// all the samples at every step cost a sixth of a range query's time).
+    fn sample_at(&self, samples: &[Sample], next: &mut usize, reft: i64) -> Option<Sample> {
+        *next = skip_while(samples, *next, |s| s.timestamp_ms <= reft);
+        let s = *samples.get(next.checked_sub(1)?)?;
         if s.timestamp_ms <= reft - self.ctx.lookback_ms || is_stale_nan(s.value) {
             return None;
         }
@@ -78,12 +81,13 @@ impl Evaluator<'_> {
         for series in raw {
             self.check_time()?;
             let mut points = Vec::new();
+            let mut next = 0;
             for (k, t) in self.steps().enumerate() {
                 if k % 4096 == 4095 {
                     self.check_time()?;
                 }
                 let reft = self.ref_time(sel, t);
-                if let Some(s) = self.sample_at(&series.samples, reft) {
+                if let Some(s) = self.sample_at(&series.samples, &mut next, reft) {
                     let v = if timestamps {
                         s.timestamp_ms as f64 / 1000.0
                     } else {
@@ -170,10 +174,90 @@ pub(crate) fn window(points: &[Point], lo: i64, hi: i64) -> &[Point] {
     &points[a..b.max(a)]
 }
 
+/// [`window`] step after step: each call's bounds start from the last call's, so a
+/// series' windows over all the steps of a range query cost about one pass over its
+/// points (or `O(log skip)` a step when the steps are far apart), not two binary searches
+/// over all of them a step. Bounds that go back (they do not in an evaluation, where
+/// reference times only grow) start the search over.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    lo: i64,
+    a: usize,
+    b: usize,
+}
+
+impl Windows {
+    /// The points with `lo < t <= hi`.
+    pub(crate) fn next<'p>(&mut self, points: &'p [Point], lo: i64, hi: i64) -> &'p [Point] {
+        if lo < self.lo {
+            *self = Self::default();
+        }
+        self.lo = lo;
+        self.a = skip_while(points, self.a, |p| p.t <= lo);
+        self.b = skip_while(points, self.b.max(self.a), |p| p.t <= hi);
+        &points[self.a..self.b]
+    }
+}
+
+/// The first index at or after `from` whose item fails `keep`, for a `keep` that holds on
+/// a prefix of `items` and fails after it. Gallops (1, 2, 4, ... ahead) and then
+/// searches between the last two probes: a short skip costs a few comparisons, a long
+/// one `O(log skip)`.
+pub(crate) fn skip_while<T>(items: &[T], from: usize, keep: impl Fn(&T) -> bool) -> usize {
+    let from = from.min(items.len());
+    let rest = &items[from..];
+    let mut hi = 1;
+    while hi <= rest.len() && keep(&rest[hi - 1]) {
+        hi *= 2;
+    }
+    let lo = hi / 2;
+    from + lo + rest[lo..hi.min(rest.len())].partition_point(keep)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{skip_while, window, Windows};
     use crate::eval::test_support::{instant, store, values};
+    use crate::eval::Point;
     use tally_model::stale_nan;
+
+    #[test]
+    fn skip_while_finds_the_end_of_the_prefix_from_anywhere() {
+        let items: Vec<i64> = (0..100).collect();
+        for from in [0, 1, 5, 99, 100, 150] {
+            for limit in [-1, 0, 1, 2, 3, 7, 8, 50, 98, 99, 200] {
+                let expected = (limit + 1).clamp(0, 100).max(from.min(100) as i64) as usize;
+                assert_eq!(
+                    skip_while(&items, from, |x| *x <= limit),
+                    expected,
+                    "from {from} limit {limit}"
+                );
+            }
+        }
+        assert_eq!(skip_while(&[] as &[i64], 0, |_| true), 0);
+    }
+
+    #[test]
+    fn windows_step_after_step_equal_windows_searched_afresh() {
+        let points: Vec<Point> = (0..200)
+            .map(|i| Point {
+                t: i * 15 + (i % 3),
+                v: 0.0,
+            })
+            .collect();
+        for (step, range) in [(7, 60), (60, 300), (1000, 30), (15, 15), (1, 0)] {
+            let mut cursor = Windows::default();
+            for t in (0..3200).step_by(step) {
+                assert_eq!(
+                    cursor.next(&points, t - range, t),
+                    window(&points, t - range, t),
+                    "step {step} range {range} t {t}"
+                );
+            }
+            // Going back starts over.
+            assert_eq!(cursor.next(&points, 10, 100), window(&points, 10, 100));
+        }
+    }
 
     #[test]
     fn lookback_window_is_left_open() {
