@@ -219,7 +219,8 @@ pub struct RollupPoint {
 }
 
 impl RollupPoint {
-    fn first(start: i64, v: f64) -> Self {
+    /// A bucket holding one sample.
+    pub(crate) fn first(start: i64, v: f64) -> Self {
         Self {
             start,
             count: 1,

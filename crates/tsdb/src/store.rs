@@ -1008,14 +1008,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path(), false).unwrap();
         let hour = 3_600_000;
-        let point = |start: i64, v: f64| RollupPoint {
-            start,
-            count: 1,
-            sum: v,
-            min: v,
-            max: v,
-            last: v,
-        };
+        let point = RollupPoint::first;
         let mut cp = Checkpoint::default();
         cp.series
             .push((1, Labels::from_pairs([("__name__", "up")]).unwrap()));
