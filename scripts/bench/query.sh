@@ -7,6 +7,7 @@ set -euo pipefail
 T=${T:-target/release/tally}; OUT=${OUT:-bench-out/query}; mkdir -p "$OUT"
 SERIES=${SERIES:-10000}; N=${N:-15}; STEP=${STEP:-60}
 PERF_QUERY=${PERF_QUERY:-}   # optional: name of a query to profile tally on (perf record)
+PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}   # perf's call-graph option; release builds have no frame pointers: try "--call-graph dwarf"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_ready() { for _ in $(seq 400); do curl -sf "http://127.0.0.1:$1/-/ready" >/dev/null && return 0; sleep 0.05; done; return 1; }
 DATA=$(mktemp -d)
@@ -78,7 +79,7 @@ PY
       done
     done
     if [ "$PERF_QUERY" = "$name/$kind" ]; then
-      perf record -F 499 -g -p $TPID -o "$OUT/perf.data" 2>"$OUT/perf.log" & PERFPID=$!
+      perf record -F 499 $PERF_CALLGRAPH -p $TPID -o "$OUT/perf.data" 2>"$OUT/perf.log" & PERFPID=$!
       sleep 0.5
       for i in $(seq 10); do run $TP $kind "$expr" /dev/null >/dev/null; done
       kill -INT $PERFPID; wait $PERFPID || true

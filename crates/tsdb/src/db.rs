@@ -166,6 +166,12 @@ pub enum DbError {
     },
 }
 
+impl From<StoreError> for StorageError {
+    fn from(e: StoreError) -> Self {
+        DbError::from(e).into()
+    }
+}
+
 impl From<DbError> for StorageError {
     fn from(e: DbError) -> Self {
         match e {
@@ -602,27 +608,29 @@ impl Db {
         } else {
             hashbrown::HashMap::new()
         };
-        let store = self.store.lock();
         let mut out = Vec::with_capacity(reads.len());
-        for (id, labels, mem) in reads {
-            let mut points = store.rollups(id, res_ms, mint, maxt)?;
-            for p in mem {
-                match points.iter_mut().find(|q| q.start == p.start) {
-                    Some(q) => *q = p,
-                    None => points.push(p),
+        self.store.lock().snapshot(|store| {
+            for (id, labels, mem) in reads {
+                let mut points = store.rollups(id, res_ms, mint, maxt)?;
+                for p in mem {
+                    match points.iter_mut().find(|q| q.start == p.start) {
+                        Some(q) => *q = p,
+                        None => points.push(p),
+                    }
                 }
-            }
-            // Stored derived buckets hold samples retention deleted, which are older
-            // than any raw sample left: the two parts of a bucket combine.
-            for p in derived.remove(&id).unwrap_or_default() {
-                match points.iter_mut().find(|q| q.start == p.start) {
-                    Some(q) => *q = q.combine(&p),
-                    None => points.push(p),
+                // Stored derived buckets hold samples retention deleted, which are older
+                // than any raw sample left: the two parts of a bucket combine.
+                for p in derived.remove(&id).unwrap_or_default() {
+                    match points.iter_mut().find(|q| q.start == p.start) {
+                        Some(q) => *q = q.combine(&p),
+                        None => points.push(p),
+                    }
                 }
+                points.sort_by_key(|p| p.start);
+                out.push((labels, points));
             }
-            points.sort_by_key(|p| p.start);
-            out.push((labels, points));
-        }
+            Ok::<_, DbError>(())
+        })?;
         Ok(out)
     }
 
@@ -647,15 +655,17 @@ impl Db {
             return Ok(out);
         }
         let reads = self.head.read().select(matchers, lo, hi, true);
-        let store = self.store.lock();
-        for read in reads {
-            let mut samples = Vec::new();
-            if read.mem_min_t.is_none_or(|b| b > lo) {
-                self.stored_samples(&store, read.id, lo, hi, read.mem_min_t, &mut samples)?;
+        self.store.lock().snapshot(|store| {
+            for read in reads {
+                let mut samples = Vec::new();
+                if read.mem_min_t.is_none_or(|b| b > lo) {
+                    self.stored_samples(store, read.id, lo, hi, read.mem_min_t, &mut samples)?;
+                }
+                samples.extend(read.samples);
+                out.insert(read.id, bucket_samples(res_ms, &samples));
             }
-            samples.extend(read.samples);
-            out.insert(read.id, bucket_samples(res_ms, &samples));
-        }
+            Ok::<_, DbError>(())
+        })?;
         Ok(out)
     }
 
@@ -944,39 +954,42 @@ impl Querier for DbQuerier<'_> {
             .read()
             .select(matchers, self.mint, self.maxt, !hints.labels_only);
         let mut out = Vec::with_capacity(reads.len());
-        let mut loaded = 0usize;
-        let store = if hints.labels_only {
-            None
-        } else {
-            Some(self.db.store.lock())
-        };
-        for read in reads {
-            let mut samples = Vec::new();
-            if let Some(store) = &store {
-                let below = read.mem_min_t;
-                if below.is_none_or(|b| b > self.mint) {
-                    self.db.stored_samples(
-                        store,
-                        read.id,
-                        self.mint,
-                        self.maxt,
-                        below,
-                        &mut samples,
-                    )?;
-                }
-                samples.extend(read.samples);
-                loaded += samples.len();
-                if let Some(limit) = hints.max_samples.filter(|l| loaded > *l) {
-                    return Err(StorageError::TooManySamples { limit });
-                }
-                if samples.is_empty() {
-                    continue;
-                }
-            }
-            out.push(Series {
+        if hints.labels_only {
+            out.extend(reads.into_iter().map(|read| Series {
                 labels: read.labels,
-                samples,
-            });
+                samples: Vec::new(),
+            }));
+        } else {
+            let mut loaded = 0usize;
+            let store = self.db.store.lock();
+            store.snapshot(|store| {
+                for read in reads {
+                    let mut samples = Vec::new();
+                    let below = read.mem_min_t;
+                    if below.is_none_or(|b| b > self.mint) {
+                        self.db.stored_samples(
+                            store,
+                            read.id,
+                            self.mint,
+                            self.maxt,
+                            below,
+                            &mut samples,
+                        )?;
+                    }
+                    samples.extend(read.samples);
+                    loaded += samples.len();
+                    if let Some(limit) = hints.max_samples.filter(|l| loaded > *l) {
+                        return Err(StorageError::TooManySamples { limit });
+                    }
+                    if !samples.is_empty() {
+                        out.push(Series {
+                            labels: read.labels,
+                            samples,
+                        });
+                    }
+                }
+                Ok(())
+            })?;
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(out)
