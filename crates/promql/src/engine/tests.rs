@@ -221,6 +221,19 @@ fn annotations_point_into_the_query() {
         r.annotations.infos(),
         ["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"g\" (1:10)"]
     );
+    // Said once over a range, and only of series rate gave a value for: `h` has one
+    // sample in every window, so no rate.
+    let mut app = db.appender();
+    app.append(&l(&[("__name__", "h")]), Sample::new(300_000, 1.0))
+        .unwrap();
+    app.commit().unwrap();
+    let r = Engine::default()
+        .range(&db, "rate({__name__=~\"g|h\"}[5m])", 0, 300_000, 60_000)
+        .unwrap();
+    assert_eq!(
+        r.annotations.infos(),
+        ["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"g\" (1:6)"]
+    );
 }
 
 #[test]

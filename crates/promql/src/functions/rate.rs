@@ -157,7 +157,7 @@ impl Evaluator<'_> {
         let arg0 = arg_offset(pos, arg_pos, 0);
         let scalar = scalar.unwrap_or_default();
         let mut non_counters = Vec::new();
-        let out = self.over_windows(&arg, drop_name, |ev, labels, w| {
+        let out = self.over_windows(&arg, drop_name, |ev, _labels, w| {
             let pts = w.points;
             let v = match func {
                 "rate" => extrapolated_rate(&w, true, true),
@@ -188,15 +188,17 @@ impl Evaluator<'_> {
                 }
                 _ => super::over_time::aggregate_over_time(func, pts),
             };
-            if v.is_some() && (func == "rate" || func == "increase") {
-                if let Some(name) = labels.get("__name__") {
-                    if !counter_name(name) && !non_counters.iter().any(|n: &String| n == name) {
-                        non_counters.push(name.to_owned());
-                    }
-                }
-            }
             Ok(v)
         })?;
+        // Checked once a series, not once a step: a series is in `out` when it has a
+        // value at some step, and keeps its name there until the name is dropped.
+        if func == "rate" || func == "increase" {
+            for name in out.iter().filter_map(|s| s.labels.get("__name__")) {
+                if !counter_name(name) && !non_counters.iter().any(|n: &String| n == name) {
+                    non_counters.push(name.to_owned());
+                }
+            }
+        }
         for name in non_counters {
             self.annotate(
                 AnnotationKind::Info,
