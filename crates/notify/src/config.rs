@@ -10,8 +10,9 @@
 mod duration;
 mod receiver;
 mod route;
+mod tls;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 pub use duration::Duration;
 pub use receiver::{EmailConfig, ReceiverConfig, SlackConfig, WebhookConfig};
 pub use route::RouteConfig;
+pub use tls::TlsConfig;
 
 use crate::inhibit::InhibitRule;
 use crate::matcher::MatcherError;
@@ -114,10 +116,12 @@ fn yes() -> bool {
     true
 }
 
-/// HTTP client settings: the basics of Prometheus' `http_config` (authentication).
+/// HTTP client settings: Prometheus' `http_config` for authentication and TLS.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
+    /// TLS settings for `https` URLs: certificate authority, client certificate.
+    pub tls_config: Option<TlsConfig>,
     /// HTTP basic authentication.
     pub basic_auth: Option<BasicAuth>,
     /// `Authorization: <type> <credentials>`.
@@ -255,6 +259,8 @@ pub struct Config {
     pub(crate) inhibit_rules: Vec<InhibitRule>,
     /// The default templates plus the user's.
     pub(crate) templates: Templates,
+    /// Every `tls_config` of the file, loaded (PEM read and parsed).
+    pub(crate) tls: HashMap<TlsConfig, ureq::tls::TlsConfig>,
 }
 
 impl Config {
@@ -334,12 +340,14 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let templates = Templates::load(&raw.templates, base)?;
         check_templates(&raw, &templates)?;
+        let tls = load_tls(&raw, base)?;
         Ok(Self {
             source: String::new(),
             raw,
             route,
             inhibit_rules,
             templates,
+            tls,
         })
     }
 }
@@ -360,6 +368,34 @@ fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
     } else {
         Err(invalid(field, format!("{url:?} is not an http(s) URL")))
     }
+}
+
+/// Loads the `tls_config` of every `http_config` (global and per receiver).
+fn load_tls(
+    raw: &NotifyConfig,
+    base: Option<&Path>,
+) -> Result<HashMap<TlsConfig, ureq::tls::TlsConfig>, ConfigError> {
+    let mut http = vec![("global.http_config".to_owned(), &raw.global.http_config)];
+    for (i, r) in raw.receivers.iter().enumerate() {
+        for (j, w) in r.webhook_configs.iter().enumerate() {
+            let field = format!("receivers[{i}].webhook_configs[{j}].http_config");
+            http.push((field, &w.http_config));
+        }
+        for (j, s) in r.slack_configs.iter().enumerate() {
+            let field = format!("receivers[{i}].slack_configs[{j}].http_config");
+            http.push((field, &s.http_config));
+        }
+    }
+    let mut loaded = HashMap::new();
+    for (field, config) in http {
+        if let Some(tls) = config.as_ref().and_then(|h| h.tls_config.as_ref()) {
+            if !loaded.contains_key(tls) {
+                let settings = tls.load(&format!("{field}.tls_config"), base)?;
+                loaded.insert(tls.clone(), settings);
+            }
+        }
+    }
+    Ok(loaded)
 }
 
 /// Parses every templated field of every receiver, so a syntax error is a configuration

@@ -39,11 +39,11 @@ impl DeliverError {
 }
 
 /// Sends notifications to the integrations of a configuration. Cloning shares the HTTP
-/// agent (connection pool) and the statistics.
+/// agents (connection pools) and the statistics.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
     config: Config,
-    agent: ureq::Agent,
+    agents: http::Agents,
     stats: Stats,
     retry: RetryPolicy,
 }
@@ -52,8 +52,8 @@ impl Deliverer {
     /// A deliverer for `config`, counting into `stats`.
     pub fn new(config: Config, stats: Stats, retry: RetryPolicy) -> Self {
         Self {
+            agents: http::Agents::new(&config, retry.attempt_timeout),
             config,
-            agent: http::agent(retry.attempt_timeout),
             stats,
             retry,
         }
@@ -75,11 +75,11 @@ impl Deliverer {
         match n.integration.kind {
             IntegrationKind::Webhook => {
                 let cfg = receiver.webhook_configs.get(index).ok_or_else(missing)?;
-                webhook::send(&self.agent, global, cfg, &n.data)
+                webhook::send(&self.agents, global, cfg, &n.data)
             }
             IntegrationKind::Slack => {
                 let cfg = receiver.slack_configs.get(index).ok_or_else(missing)?;
-                slack::send(&self.agent, global, cfg, templates, &n.data)
+                slack::send(&self.agents, global, cfg, templates, &n.data)
             }
             IntegrationKind::Email => {
                 let cfg = receiver.email_configs.get(index).ok_or_else(missing)?;

@@ -32,6 +32,9 @@
 //!   - `python_client.rs`: [`python_client`], the Python client's HTTP server with one
 //!     metric of each kind.
 //!   - `smtp.rs`: [`smtp_sink`] (`aiosmtpd` into a Maildir) and [`mails`], what it got.
+//!   - `https.rs`: [`https_sink`] (Python's `http.server` behind OpenSSL, demanding a
+//!     client certificate), [`https_requests`], what it accepted, and [`TestPki`], the
+//!     certificates for it.
 //!
 //! Every wait is bounded ([`READY_TIMEOUT`] for readiness) and polls an external process
 //! (`poll.rs`, the one place that sleeps); nothing here sleeps to time the code under
@@ -72,6 +75,7 @@
 
 mod alertmanager;
 mod child;
+mod https;
 mod peer;
 mod poll;
 mod program;
@@ -82,6 +86,7 @@ mod smtp;
 
 pub use alertmanager::alertmanager;
 pub use child::{run_with_input, ChildGuard};
+pub use https::{https_requests, https_sink, TestPki};
 pub use peer::{free_port, Peer, Ready, READY_TIMEOUT};
 pub use program::{find_program, python_with_modules};
 pub use prometheus::{

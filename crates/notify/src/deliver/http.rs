@@ -1,22 +1,62 @@
 //! The HTTP client the webhook, Slack and forwarding integrations share (`ureq`, blocking).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::HttpConfig;
+use crate::config::{Config, HttpConfig, TlsConfig};
 use crate::deliver::DeliverError;
 
-/// An agent with a per-request time-out that returns HTTP errors as responses.
+/// An agent with a per-request time-out that returns HTTP errors as responses, verifying
+/// servers against Mozilla's roots.
 pub fn agent(timeout: Duration) -> ureq::Agent {
     // rustls, so building tally needs no system OpenSSL.
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
         .build();
+    agent_with_tls(timeout, tls)
+}
+
+fn agent_with_tls(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .tls_config(tls)
         .build()
         .into()
+}
+
+/// One agent (connection pool) for the default TLS settings and one for each distinct
+/// `tls_config` of a configuration. Cloning is shallow: agents share their pools.
+#[derive(Debug, Clone)]
+pub struct Agents {
+    default: ureq::Agent,
+    tls: HashMap<TlsConfig, ureq::Agent>,
+}
+
+impl Agents {
+    /// The agents `config`'s integrations need, each with the time-out `timeout`.
+    pub fn new(config: &Config, timeout: Duration) -> Self {
+        let tls = config
+            .tls
+            .iter()
+            .map(|(raw, loaded)| (raw.clone(), agent_with_tls(timeout, loaded.clone())))
+            .collect();
+        Self {
+            default: agent(timeout),
+            tls,
+        }
+    }
+
+    /// The agent for requests made with `http` settings. A `tls_config` the
+    /// configuration did not load is refused rather than sent with default settings.
+    pub fn get(&self, http: Option<&HttpConfig>) -> Result<&ureq::Agent, DeliverError> {
+        match http.and_then(|h| h.tls_config.as_ref()) {
+            None => Ok(&self.default),
+            Some(tls) => self.tls.get(tls).ok_or_else(|| {
+                DeliverError::Permanent("tls_config was not loaded with the configuration".into())
+            }),
+        }
+    }
 }
 
 /// POSTs a JSON body; 2xx is success, 5xx and 429 retryable, other statuses permanent.

@@ -84,7 +84,7 @@ pub fn message(
 
 /// POSTs the message to the incoming webhook.
 pub fn send(
-    agent: &ureq::Agent,
+    agents: &http::Agents,
     global: &GlobalConfig,
     cfg: &SlackConfig,
     templates: &Templates,
@@ -97,5 +97,5 @@ pub fn send(
         .ok_or_else(|| DeliverError::Permanent("no Slack api_url".into()))?;
     let body = message(cfg, templates, data)?;
     let http_config = cfg.http_config.as_ref().or(global.http_config.as_ref());
-    http::post_json(agent, url, &body, http_config)
+    http::post_json(agents.get(http_config)?, url, &body, http_config)
 }

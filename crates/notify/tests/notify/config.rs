@@ -130,6 +130,76 @@ fn references_and_values_are_checked() {
 }
 
 #[test]
+fn tls_settings_are_loaded_and_checked_with_the_configuration() {
+    let hook = |tls: &str| {
+        format!(
+            "receivers: [{{name: a, webhook_configs: [{{url: 'https://x/', \
+             http_config: {{tls_config: {{{tls}}}}}}}]}}]\n"
+        )
+    };
+    let at = "receivers[0].webhook_configs[0].http_config.tls_config";
+    let cases = [
+        (
+            hook("ca_file: /nonexistent/ca.pem"),
+            format!("{at}.ca_file: reading /nonexistent/ca.pem"),
+        ),
+        (
+            hook("ca: 'not PEM'"),
+            format!("{at}.ca: no PEM certificate found"),
+        ),
+        (
+            hook("ca: x, ca_file: y"),
+            format!("{at}.ca: at most one of ca and ca_file"),
+        ),
+        (
+            hook("cert: x"),
+            format!("{at}.key: a client certificate needs its key"),
+        ),
+        (
+            hook("key: x"),
+            format!("{at}.cert: a client key needs its certificate"),
+        ),
+        (
+            hook("server_name: other"),
+            format!("{at}.server_name: not supported"),
+        ),
+        (
+            hook("min_version: TLS13"),
+            format!("{at}.min_version: TLS13 is not supported"),
+        ),
+        (
+            hook("min_version: SSL3"),
+            format!("{at}.min_version: unknown TLS version \"SSL3\""),
+        ),
+        (
+            hook("max_version: TLS12"),
+            format!("{at}.max_version: TLS12 is not supported"),
+        ),
+        (
+            "global: {http_config: {tls_config: {cert_file: /nonexistent/c.pem, key: x}}}\n".into(),
+            "global.http_config.tls_config.cert_file: reading /nonexistent/c.pem".into(),
+        ),
+        (hook("ca_fil: x"), "unknown field `ca_fil`".into()),
+    ];
+    for (yaml, needle) in cases {
+        let e = error(&yaml);
+        assert!(
+            e.contains(&needle),
+            "{yaml}\n=> {e}\nshould contain {needle}"
+        );
+    }
+    // A certificate given inline, and verification turned off, load.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pki = tally_testkit::TestPki::generate(dir.path());
+    let ca = std::fs::read_to_string(&pki.ca).expect("CA PEM");
+    let yaml = hook(&format!(
+        "ca: {}, insecure_skip_verify: true",
+        serde_json::to_string(&ca).expect("a JSON string is a YAML string")
+    ));
+    Config::parse(&yaml).unwrap_or_else(|e| panic!("{yaml}\n=> {e}"));
+}
+
+#[test]
 fn template_files_are_loaded_relative_to_the_config_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("templates")).expect("mkdir");

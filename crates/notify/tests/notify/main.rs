@@ -15,4 +15,5 @@ mod forward;
 mod fuzz;
 mod prometheus;
 mod slack;
+mod tls;
 mod webhook;

@@ -1,0 +1,126 @@
+//! Webhooks over HTTPS with `http_config.tls_config`, delivered to a real TLS server
+//! (Python's `http.server` behind OpenSSL) that demands a client certificate, with
+//! certificates made for the test; and Alertmanager's `amtool` accepting the same file.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tally_notify::clock::ManualClock;
+use tally_notify::deliver::{DeliverError, RetryPolicy};
+use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_testkit::{find_program, https_requests, https_sink, run_with_input, TestPki};
+
+use crate::support::{at, labels, t0};
+
+/// Writes an Alertmanager file with one webhook receiver for `url` and `tls` (YAML lines
+/// of `tls_config`, indented by the caller; empty for none) into `dir` and loads it.
+fn load(dir: &Path, url: &str, tls: &str) -> Config {
+    let tls = if tls.is_empty() {
+        String::new()
+    } else {
+        format!("        http_config:\n          tls_config:\n{tls}")
+    };
+    let yaml = format!(
+        "route:\n  receiver: team\n  group_by: [alertname]\n  group_wait: 0s\n\
+         receivers:\n  - name: team\n    webhook_configs:\n      - url: \"{url}\"\n{tls}"
+    );
+    let path = dir.join("alertmanager.yml");
+    std::fs::write(&path, yaml).expect("writing the configuration");
+    Config::load(&path).unwrap_or_else(|e| panic!("configuration refused: {e}"))
+}
+
+/// Puts one alert and runs the timers once, returning the delivery's outcome. Failed
+/// attempts are retried for at most half a second.
+fn deliver_one(config: Config) -> Result<(), DeliverError> {
+    let clock = ManualClock::new(t0());
+    let options = NotifierOptions {
+        clock: Arc::new(clock.clone()),
+        retry: RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            deadline: Duration::from_millis(500),
+            attempt_timeout: Duration::from_secs(5),
+        },
+        workers: 1,
+        ..NotifierOptions::default()
+    };
+    let n = Notifier::new(config, options).expect("notifier starts");
+    n.put(vec![Alert::firing(labels(&[("alertname", "Down")]), at(0))])
+        .expect("room for the alert");
+    clock.set(at(1));
+    let mut outcomes = n.tick_blocking().expect("tick");
+    n.shutdown().expect("shutdown");
+    assert_eq!(outcomes.len(), 1, "one group, one delivery");
+    outcomes.remove(0).1
+}
+
+#[test]
+fn webhook_over_https_presents_the_client_certificate() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::create_dir(dir.path().join("certs")).expect("certs directory");
+    let pki = TestPki::generate(&dir.path().join("certs"));
+    let sink = https_sink(&pki);
+    let url = format!("https://127.0.0.1:{}/hook", sink.port());
+    // File names relative to the configuration file's directory, as in Alertmanager.
+    let tls = "            ca_file: certs/ca.pem\n\
+               \x20           cert_file: certs/client.pem\n\
+               \x20           key_file: certs/client-key.pem\n\
+               \x20           min_version: TLS12\n";
+    let config = load(dir.path(), &url, tls);
+    deliver_one(config).expect("delivered over HTTPS");
+    let got = https_requests(&sink);
+    assert_eq!(got.len(), 1, "{got:?}\n{}", sink.log());
+    let request: serde_json::Value = serde_json::from_str(&got[0]).expect("JSON line");
+    assert_eq!(request["path"], "/hook");
+    assert_eq!(request["client"], "tally-test-client");
+    let body: serde_json::Value =
+        serde_json::from_str(request["body"].as_str().unwrap_or("")).expect("JSON body");
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["commonLabels"]["alertname"], "Down");
+
+    // Alertmanager's own checker accepts the same file.
+    let out = run_with_input(
+        &find_program("amtool"),
+        &[
+            "check-config",
+            &dir.path().join("alertmanager.yml").to_string_lossy(),
+        ],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "amtool check-config: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn https_fails_without_the_right_certificates_and_skips_verification_when_told() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pki = TestPki::generate(dir.path());
+    let sink = https_sink(&pki);
+    let url = format!("https://127.0.0.1:{}/hook", sink.port());
+    let (ca, cert, key) = (
+        pki.ca.display(),
+        pki.client_cert.display(),
+        pki.client_key.display(),
+    );
+
+    // The test authority is not among the built-in roots.
+    let err = deliver_one(load(dir.path(), &url, "")).expect_err("unknown issuer");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // Trusting the authority is not enough: the server wants a client certificate.
+    let tls = format!("            ca_file: {ca}\n");
+    deliver_one(load(dir.path(), &url, &tls)).expect_err("no client certificate");
+    // A client certificate without the authority still fails the server check...
+    let tls = format!("            cert_file: {cert}\n            key_file: {key}\n");
+    let err = deliver_one(load(dir.path(), &url, &tls)).expect_err("unknown issuer");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    // ...unless verification is skipped.
+    let tls = format!("{tls}            insecure_skip_verify: true\n");
+    deliver_one(load(dir.path(), &url, &tls)).expect("delivered without verifying");
+    assert_eq!(https_requests(&sink).len(), 1, "{}", sink.log());
+}
