@@ -10,6 +10,7 @@
 mod duration;
 mod receiver;
 mod route;
+mod time_interval;
 mod tls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -20,12 +21,14 @@ use serde::Deserialize;
 pub use duration::Duration;
 pub use receiver::{EmailConfig, ReceiverConfig, SlackConfig, WebhookConfig};
 pub use route::RouteConfig;
+pub use time_interval::{NamedTimeIntervalConfig, TimeIntervalConfig, TimeRangeConfig};
 pub use tls::TlsConfig;
 
 use crate::inhibit::InhibitRule;
 use crate::matcher::MatcherError;
 use crate::route::Route;
 use crate::template::Templates;
+use crate::time_interval::{NamedInterval, TimeInterval};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +241,12 @@ pub struct NotifyConfig {
     /// Template files (globs, relative to the configuration file) with `define` blocks.
     #[serde(default)]
     pub templates: Vec<String>,
+    /// Named time intervals routes mute or activate themselves by.
+    #[serde(default)]
+    pub time_intervals: Vec<NamedTimeIntervalConfig>,
+    /// Deprecated name of `time_intervals` (both may be used; names are shared).
+    #[serde(default)]
+    pub mute_time_intervals: Vec<NamedTimeIntervalConfig>,
     /// Base URLs of external Alertmanagers every alert is forwarded to
     /// (`<url>/api/v2/alerts`).
     #[serde(default)]
@@ -328,8 +337,9 @@ impl Config {
         for (i, url) in raw.alertmanagers.iter().enumerate() {
             check_url(&format!("alertmanagers[{i}]"), url)?;
         }
+        let intervals = compile_time_intervals(&raw)?;
         let route = match &raw.route {
-            Some(root) => Some(Route::compile(root, &names)?),
+            Some(root) => Some(Route::compile(root, &names, &intervals)?),
             None => None,
         };
         let inhibit_rules = raw
@@ -368,6 +378,40 @@ fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
     } else {
         Err(invalid(field, format!("{url:?} is not an http(s) URL")))
     }
+}
+
+/// Compiles `time_intervals` and the deprecated top-level `mute_time_intervals`, by
+/// name; a name defined twice is an error.
+fn compile_time_intervals(
+    raw: &NotifyConfig,
+) -> Result<HashMap<String, NamedInterval>, ConfigError> {
+    let mut out = HashMap::new();
+    let lists = [
+        ("time_intervals", &raw.time_intervals),
+        ("mute_time_intervals", &raw.mute_time_intervals),
+    ];
+    for (list, named) in lists {
+        for (i, interval) in named.iter().enumerate() {
+            let field = format!("{list}[{i}]");
+            if interval.name.is_empty() {
+                return Err(invalid(format!("{field}.name"), "must not be empty"));
+            }
+            if out.contains_key(&interval.name) {
+                return Err(invalid(
+                    format!("{field}.name"),
+                    format!("time interval {:?} is defined twice", interval.name),
+                ));
+            }
+            let periods = interval
+                .time_intervals
+                .iter()
+                .enumerate()
+                .map(|(j, p)| TimeInterval::compile(p, &format!("{field}.time_intervals[{j}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert(interval.name.clone(), NamedInterval::from(periods));
+        }
+    }
+    Ok(out)
 }
 
 /// Loads the `tls_config` of every `http_config` (global and per receiver).

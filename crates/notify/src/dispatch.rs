@@ -5,8 +5,8 @@
 //!
 //! Each alert is routed down the tree to its routes; per route it joins the aggregation
 //! group of its `group_by` labels. A group is flushed `group_wait` after it was created,
-//! then every `group_interval`. At a flush, silenced and inhibited alerts are left out, and
-//! each integration of the route's receiver is notified if the [notification
+//! then every `group_interval`. At a flush, silenced and inhibited alerts are left out, a
+//! route muted by its time intervals sends nothing, and each integration of the route's receiver is notified if the [notification
 //! log](Nflog) says the group changed since its last notification (or `repeat_interval`
 //! passed). Resolved alerts are notified once (where `send_resolved`) and then leave the
 //! group; an empty group is dropped.
@@ -280,7 +280,9 @@ impl Dispatcher {
                 .cmp(&b.resolved)
                 .then_with(|| a.alert.labels.cmp(&b.alert.labels))
         });
-        if !shown.is_empty() {
+        // A route closed by its time intervals notifies nothing and logs nothing; its
+        // resolved alerts still leave the group (as in Alertmanager).
+        if !shown.is_empty() && group.time_gate.closed_at(now).is_none() {
             self.notify(key, &shown, now, out);
         }
         if let Some(group) = self.groups.get_mut(&key) {

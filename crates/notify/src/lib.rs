@@ -11,7 +11,8 @@
 //!
 //! - [`config`]: [`Config`] (parsed, validated), [`NotifyConfig`](config::NotifyConfig)
 //!   and the YAML types; [`matcher`]: label matchers; [`route`]: the routing tree;
-//!   [`inhibit`]: inhibition rules; [`silence`]: silences.
+//!   [`inhibit`]: inhibition rules; [`silence`]: silences; [`time_interval`]: the
+//!   periods routes are muted or active in.
 //! - [`dispatch`]: [`Dispatcher`], the core without threads or I/O: `put` alerts, `tick`
 //!   with a time, get the [`Notification`](dispatch::Notification)s due. Grouping timers,
 //!   muting and the notification log live here.
@@ -72,6 +73,7 @@ pub mod silence;
 pub mod state;
 pub mod stats;
 pub mod template;
+pub mod time_interval;
 
 pub use alert::Alert;
 pub use api::router;

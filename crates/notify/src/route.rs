@@ -1,13 +1,14 @@
 //! [`Route`]: the compiled routing tree. An alert goes down the tree to the deepest
 //! routes that match it; the first matching child wins unless it has `continue: true`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Duration;
 use tally_model::Labels;
 
 use crate::config::{invalid, ConfigError, RouteConfig};
 use crate::matcher::{MatchType, Matcher, Matchers};
+use crate::time_interval::{NamedInterval, TimeGate};
 
 /// Which labels form an aggregation group's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,15 +58,19 @@ pub struct Route {
     pub group_interval: Duration,
     /// Wait before repeating an unchanged notification.
     pub repeat_interval: Duration,
+    /// When the route sends nothing (its own time intervals; not inherited).
+    pub time_gate: TimeGate,
     /// Children, tried in order.
     pub routes: Vec<Route>,
 }
 
 impl Route {
-    /// Compiles the tree; `receivers` are the names defined.
+    /// Compiles the tree; `receivers` are the names defined, `intervals` the time
+    /// intervals.
     pub(crate) fn compile(
         root: &RouteConfig,
         receivers: &HashSet<&str>,
+        intervals: &HashMap<String, NamedInterval>,
     ) -> Result<Self, ConfigError> {
         let Some(receiver) = root.receiver.clone() else {
             return Err(invalid(
@@ -75,6 +80,12 @@ impl Route {
         };
         if !root.matchers.is_empty() || !root.match_eq.is_empty() || !root.match_re.is_empty() {
             return Err(invalid("route", "the root route must not have matchers"));
+        }
+        if !root.mute_time_intervals.is_empty() || !root.active_time_intervals.is_empty() {
+            return Err(invalid(
+                "route",
+                "the root route must not have mute or active time intervals",
+            ));
         }
         let defaults = Route {
             id: 0,
@@ -86,10 +97,15 @@ impl Route {
             group_wait: Duration::seconds(30),
             group_interval: Duration::minutes(5),
             repeat_interval: Duration::hours(4),
+            time_gate: TimeGate::default(),
             routes: Vec::new(),
         };
         let mut next_id = 0;
-        build(root, &defaults, "route", receivers, &mut next_id, true)
+        let names = Names {
+            receivers,
+            intervals,
+        };
+        build(root, &defaults, "route", &names, &mut next_id, true)
     }
 
     /// The routes an alert with these labels goes to (at least one: the root takes what
@@ -129,11 +145,37 @@ impl Route {
     }
 }
 
+/// What routes may refer to by name.
+struct Names<'a> {
+    receivers: &'a HashSet<&'a str>,
+    intervals: &'a HashMap<String, NamedInterval>,
+}
+
+impl Names<'_> {
+    fn intervals(
+        &self,
+        names: &[String],
+        field: &str,
+    ) -> Result<Vec<(String, NamedInterval)>, ConfigError> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match self.intervals.get(name) {
+                Some(interval) => Ok((name.clone(), interval.clone())),
+                None => Err(invalid(
+                    format!("{field}[{i}]"),
+                    format!("time interval {name:?} is not defined in time_intervals"),
+                )),
+            })
+            .collect()
+    }
+}
+
 fn build(
     cfg: &RouteConfig,
     parent: &Route,
     field: &str,
-    receivers: &HashSet<&str>,
+    names: &Names<'_>,
     next_id: &mut usize,
     is_root: bool,
 ) -> Result<Route, ConfigError> {
@@ -141,7 +183,7 @@ fn build(
         .receiver
         .clone()
         .unwrap_or_else(|| parent.receiver.clone());
-    if !receivers.contains(receiver.as_str()) {
+    if !names.receivers.contains(receiver.as_str()) {
         return Err(invalid(
             format!("{field}.receiver"),
             format!("receiver {receiver:?} is not defined in receivers"),
@@ -193,6 +235,16 @@ fn build(
         repeat_interval: cfg
             .repeat_interval
             .map_or(parent.repeat_interval, |d| d.to_chrono()),
+        time_gate: TimeGate {
+            mute: names.intervals(
+                &cfg.mute_time_intervals,
+                &format!("{field}.mute_time_intervals"),
+            )?,
+            active: names.intervals(
+                &cfg.active_time_intervals,
+                &format!("{field}.active_time_intervals"),
+            )?,
+        },
         routes: Vec::new(),
     };
     if route.group_interval <= Duration::zero() {
@@ -212,7 +264,7 @@ fn build(
             child,
             &route,
             &format!("{field}.routes[{i}]"),
-            receivers,
+            names,
             next_id,
             false,
         )?;

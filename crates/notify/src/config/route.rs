@@ -35,6 +35,13 @@ pub struct RouteConfig {
     pub group_interval: Option<Duration>,
     /// Wait before repeating a notification about an unchanged group.
     pub repeat_interval: Option<Duration>,
+    /// Names of time intervals during which this route sends nothing (not inherited).
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Names of time intervals outside which this route sends nothing (not inherited;
+    /// empty: always active).
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
     /// Child routes, tried in order.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,

@@ -8,6 +8,7 @@ use tally_model::Labels;
 
 use crate::clock::later;
 use crate::route::Route;
+use crate::time_interval::TimeGate;
 
 /// An aggregation group and its timer.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub(crate) struct Group {
     pub group_interval: Duration,
     /// The route's `repeat_interval`.
     pub repeat_interval: Duration,
+    /// The route's time intervals.
+    pub time_gate: TimeGate,
     /// Fingerprints of the alerts in the group.
     pub alerts: BTreeSet<u64>,
     /// When the group is flushed next.
@@ -42,6 +45,7 @@ impl Group {
             receiver: route.receiver.clone(),
             group_interval: route.group_interval,
             repeat_interval: route.repeat_interval,
+            time_gate: route.time_gate.clone(),
             alerts: BTreeSet::new(),
             next_flush: later(now, route.group_wait),
             flushed: false,

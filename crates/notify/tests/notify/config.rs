@@ -112,6 +112,26 @@ fn references_and_values_are_checked() {
         ("inhibit_rules: [{ source_matchers: ['x'] }]\n", "inhibit_rules[0].source.matchers"),
         ("alertmanagers: ['am:9093']\n", "alertmanagers[0]"),
         (
+            "route: { receiver: a, routes: [{ mute_time_intervals: [nope] }] }\nreceivers: [{name: a}]\n",
+            "route.routes[0].mute_time_intervals[0]: time interval \"nope\" is not defined",
+        ),
+        (
+            "route: { receiver: a, active_time_intervals: [x] }\nreceivers: [{name: a}]\ntime_intervals: [{name: x}]\n",
+            "the root route must not have mute or active time intervals",
+        ),
+        (
+            "time_intervals: [{name: x}]\nmute_time_intervals: [{name: x}]\n",
+            "mute_time_intervals[0].name: time interval \"x\" is defined twice",
+        ),
+        (
+            "time_intervals: [{name: x, time_intervals: [{times: [{start_time: '10:00', end_time: '09:00'}]}, {weekdays: [funday]}]}]\n",
+            "time_intervals[0].time_intervals[0].times[0]: start time cannot be equal or greater",
+        ),
+        (
+            "time_intervals: [{name: x, time_intervals: [{weekdays: [funday]}]}]\n",
+            "time_intervals[0].time_intervals[0].weekdays[0]: funday is not a valid weekday",
+        ),
+        (
             "global: { slack_api_url: 'http://x/' }\nreceivers: [{name: a, slack_configs: [{title: '{{ .Status '}]}]\n",
             "receivers[0].slack_configs[0].title",
         ),

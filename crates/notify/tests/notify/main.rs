@@ -15,5 +15,6 @@ mod forward;
 mod fuzz;
 mod prometheus;
 mod slack;
+mod time_intervals;
 mod tls;
 mod webhook;
