@@ -22,7 +22,7 @@ pub use duration::Duration;
 pub use receiver::{EmailConfig, ReceiverConfig, SlackConfig, WebhookConfig};
 pub use route::RouteConfig;
 pub use time_interval::{NamedTimeIntervalConfig, TimeIntervalConfig, TimeRangeConfig};
-pub use tls::TlsConfig;
+pub use tls::{LoadedTls, TlsConfig};
 
 use crate::inhibit::InhibitRule;
 use crate::matcher::MatcherError;
@@ -269,7 +269,7 @@ pub struct Config {
     /// The default templates plus the user's.
     pub(crate) templates: Templates,
     /// Every `tls_config` of the file, loaded (PEM read and parsed).
-    pub(crate) tls: HashMap<TlsConfig, ureq::tls::TlsConfig>,
+    pub(crate) tls: HashMap<TlsConfig, LoadedTls>,
 }
 
 impl Config {
@@ -414,30 +414,44 @@ fn compile_time_intervals(
     Ok(out)
 }
 
-/// Loads the `tls_config` of every `http_config` (global and per receiver).
+/// Loads every `tls_config`: of each `http_config` (global and per receiver; checked to
+/// suit the HTTP client) and of each email receiver.
 fn load_tls(
     raw: &NotifyConfig,
     base: Option<&Path>,
-) -> Result<HashMap<TlsConfig, ureq::tls::TlsConfig>, ConfigError> {
-    let mut http = vec![("global.http_config".to_owned(), &raw.global.http_config)];
+) -> Result<HashMap<TlsConfig, LoadedTls>, ConfigError> {
+    let tls_of = |h: &Option<HttpConfig>| h.as_ref().and_then(|h| h.tls_config.clone());
+    // (field, settings, used over HTTP)
+    let mut all = vec![(
+        "global.http_config.tls_config".to_owned(),
+        tls_of(&raw.global.http_config),
+        true,
+    )];
     for (i, r) in raw.receivers.iter().enumerate() {
         for (j, w) in r.webhook_configs.iter().enumerate() {
-            let field = format!("receivers[{i}].webhook_configs[{j}].http_config");
-            http.push((field, &w.http_config));
+            let field = format!("receivers[{i}].webhook_configs[{j}].http_config.tls_config");
+            all.push((field, tls_of(&w.http_config), true));
         }
         for (j, s) in r.slack_configs.iter().enumerate() {
-            let field = format!("receivers[{i}].slack_configs[{j}].http_config");
-            http.push((field, &s.http_config));
+            let field = format!("receivers[{i}].slack_configs[{j}].http_config.tls_config");
+            all.push((field, tls_of(&s.http_config), true));
+        }
+        for (j, e) in r.email_configs.iter().enumerate() {
+            let field = format!("receivers[{i}].email_configs[{j}].tls_config");
+            all.push((field, e.tls_config.clone(), false));
         }
     }
-    let mut loaded = HashMap::new();
-    for (field, config) in http {
-        if let Some(tls) = config.as_ref().and_then(|h| h.tls_config.as_ref()) {
-            if !loaded.contains_key(tls) {
-                let settings = tls.load(&format!("{field}.tls_config"), base)?;
-                loaded.insert(tls.clone(), settings);
-            }
+    let mut loaded: HashMap<TlsConfig, LoadedTls> = HashMap::new();
+    for (field, tls, http) in all {
+        let Some(tls) = tls else { continue };
+        let settings = match loaded.get(&tls) {
+            Some(settings) => settings.clone(),
+            None => tls.load(&field, base)?,
+        };
+        if http {
+            settings.for_http(&field)?;
         }
+        loaded.insert(tls, settings);
     }
     Ok(loaded)
 }

@@ -83,7 +83,22 @@ impl Deliverer {
             }
             IntegrationKind::Email => {
                 let cfg = receiver.email_configs.get(index).ok_or_else(missing)?;
-                email::send(global, cfg, templates, &n.data, self.retry.attempt_timeout)
+                let tls = match &cfg.tls_config {
+                    Some(raw) => Some(self.config.tls.get(raw).ok_or_else(|| {
+                        DeliverError::Permanent(
+                            "tls_config was not loaded with the configuration".into(),
+                        )
+                    })?),
+                    None => None,
+                };
+                email::send(
+                    global,
+                    cfg,
+                    tls,
+                    templates,
+                    &n.data,
+                    self.retry.attempt_timeout,
+                )
             }
         }
     }

@@ -31,10 +31,11 @@
 //!   - `pushgateway.rs`: [`pushgateway`]; `alertmanager.rs`: [`alertmanager`].
 //!   - `python_client.rs`: [`python_client`], the Python client's HTTP server with one
 //!     metric of each kind.
-//!   - `smtp.rs`: [`smtp_sink`] (`aiosmtpd` into a Maildir) and [`mails`], what it got.
+//!   - `smtp.rs`: [`smtp_sink`] (`aiosmtpd` into a Maildir), [`smtp_sink_starttls`] (the
+//!     same behind STARTTLS) and [`mails`], what they got.
 //!   - `https.rs`: [`https_sink`] (Python's `http.server` behind OpenSSL, demanding a
-//!     client certificate), [`https_requests`], what it accepted, and [`TestPki`], the
-//!     certificates for it.
+//!     client certificate) and [`https_requests`], what it accepted.
+//!   - `pki.rs`: [`TestPki`], certificates for the TLS peers.
 //!
 //! Every wait is bounded ([`READY_TIMEOUT`] for readiness) and polls an external process
 //! (`poll.rs`, the one place that sleeps); nothing here sleeps to time the code under
@@ -77,6 +78,7 @@ mod alertmanager;
 mod child;
 mod https;
 mod peer;
+mod pki;
 mod poll;
 mod program;
 mod prometheus;
@@ -86,8 +88,9 @@ mod smtp;
 
 pub use alertmanager::alertmanager;
 pub use child::{run_with_input, ChildGuard};
-pub use https::{https_requests, https_sink, TestPki};
+pub use https::{https_requests, https_sink};
 pub use peer::{free_port, Peer, Ready, READY_TIMEOUT};
+pub use pki::TestPki;
 pub use program::{find_program, python_with_modules};
 pub use prometheus::{
     prometheus, prometheus_receiver, prometheus_scraping, prometheus_sending_alerts,
@@ -95,4 +98,4 @@ pub use prometheus::{
 };
 pub use pushgateway::pushgateway;
 pub use python_client::python_client;
-pub use smtp::{mails, smtp_sink};
+pub use smtp::{mails, smtp_sink, smtp_sink_starttls};

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::HttpConfig;
+use super::{HttpConfig, TlsConfig};
 
 fn yes() -> bool {
     true
@@ -103,4 +103,7 @@ pub struct EmailConfig {
     /// Also notify when alerts resolve (default false).
     #[serde(default)]
     pub send_resolved: bool,
+    /// TLS settings for STARTTLS and SMTPS (port 465): authority, client certificate,
+    /// `server_name`.
+    pub tls_config: Option<TlsConfig>,
 }

@@ -1,6 +1,6 @@
-//! `tls_config` inside an `http_config`: Prometheus' field names for the certificate
-//! authority, the client certificate and verification, loaded into the settings of the
-//! HTTP client ([`ureq::tls::TlsConfig`]).
+//! `tls_config` (inside an `http_config`, or of an email receiver): Prometheus' field
+//! names for the certificate authority, the client certificate and verification, loaded
+//! into the settings of the HTTP client (`ureq`) or the SMTP client (`lettre`).
 //!
 //! PEM is read when the configuration is loaded (and again on every reload), so a
 //! missing or unreadable file is a configuration error naming the field, not a failed
@@ -9,6 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use lettre::transport::smtp::client::{
+    Certificate as SmtpCertificate, CertificateStore, Identity, TlsParameters,
+};
 use serde::Deserialize;
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
 
@@ -30,8 +33,8 @@ pub struct TlsConfig {
     pub key: Option<String>,
     /// A file holding `key`.
     pub key_file: Option<String>,
-    /// Overriding the name the server's certificate is checked against is not
-    /// supported; set, it is refused (the URL's host name is checked).
+    /// The name the server's certificate is checked against (default: the host
+    /// connected to). Email only: for HTTP it is refused, the URL's host is checked.
     pub server_name: Option<String>,
     /// Skip verifying the server's certificate (and its name). For tests only.
     #[serde(default)]
@@ -43,21 +46,29 @@ pub struct TlsConfig {
     pub max_version: Option<String>,
 }
 
+/// A `tls_config` with its PEM read and parsed, ready to make the settings of the HTTP
+/// client ([`LoadedTls::for_http`]) or of the SMTP client ([`LoadedTls::for_smtp`]).
+#[derive(Debug, Clone)]
+pub struct LoadedTls {
+    roots: Option<Vec<Certificate<'static>>>,
+    client: Option<ClientPem>,
+    insecure_skip_verify: bool,
+    server_name: Option<String>,
+}
+
+/// A client certificate chain and key, parsed (for `ureq`) and as PEM (for `lettre`).
+#[derive(Debug, Clone)]
+struct ClientPem {
+    parsed: ClientCert,
+    chain_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
 impl TlsConfig {
     /// Checks the settings and reads their PEM, `field` naming this `tls_config` in
     /// errors and `base` the directory relative file names start from.
-    pub(crate) fn load(
-        &self,
-        field: &str,
-        base: Option<&Path>,
-    ) -> Result<ureq::tls::TlsConfig, ConfigError> {
+    pub(crate) fn load(&self, field: &str, base: Option<&Path>) -> Result<LoadedTls, ConfigError> {
         let at = |f: &str| format!("{field}.{f}");
-        if self.server_name.is_some() {
-            return Err(invalid(
-                at("server_name"),
-                "not supported by tally: the certificate is checked against the URL's host name",
-            ));
-        }
         match self.min_version.as_deref() {
             None | Some("TLS10" | "TLS11" | "TLS12") => {}
             Some("TLS13") => {
@@ -81,22 +92,22 @@ impl TlsConfig {
         let read = |name: &str, inline: &Option<String>, file: &Option<String>| {
             pem_source(field, name, inline, file, base)
         };
-        let mut builder = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .disable_verification(self.insecure_skip_verify);
-        if let Some((what, pem)) = read("ca", &self.ca, &self.ca_file)? {
-            let certs = certificates(&what, &pem)?;
-            builder = builder.root_certs(RootCerts::new_with_certs(&certs));
-        }
+        let roots = match read("ca", &self.ca, &self.ca_file)? {
+            Some((what, pem)) => Some(certificates(&what, &pem)?),
+            None => None,
+        };
         let cert = read("cert", &self.cert, &self.cert_file)?;
         let key = read("key", &self.key, &self.key_file)?;
-        match (cert, key) {
-            (None, None) => {}
-            (Some((what, pem)), Some((key_what, key_pem))) => {
-                let chain = certificates(&what, &pem)?;
-                let key = private_key(&key_what, &key_pem)?;
-                builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
-            }
+        let client = match (cert, key) {
+            (None, None) => None,
+            (Some((what, chain_pem)), Some((key_what, key_pem))) => Some(ClientPem {
+                parsed: ClientCert::new_with_certs(
+                    &certificates(&what, &chain_pem)?,
+                    private_key(&key_what, &key_pem)?,
+                ),
+                chain_pem,
+                key_pem,
+            }),
             (Some(_), None) => {
                 return Err(invalid(
                     at("key"),
@@ -109,8 +120,58 @@ impl TlsConfig {
                     "a client key needs its certificate (cert or cert_file)",
                 ))
             }
+        };
+        Ok(LoadedTls {
+            roots,
+            client,
+            insecure_skip_verify: self.insecure_skip_verify,
+            server_name: self.server_name.clone().filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+impl LoadedTls {
+    /// The HTTP client's settings; `field` names the `tls_config` in errors. The HTTP
+    /// client always checks the URL's host name, so `server_name` is refused.
+    pub(crate) fn for_http(&self, field: &str) -> Result<ureq::tls::TlsConfig, ConfigError> {
+        if self.server_name.is_some() {
+            return Err(invalid(
+                format!("{field}.server_name"),
+                "not supported by tally for HTTP: the certificate is checked against the URL's host name",
+            ));
+        }
+        let mut builder = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .disable_verification(self.insecure_skip_verify);
+        if let Some(roots) = &self.roots {
+            builder = builder.root_certs(RootCerts::new_with_certs(roots));
+        }
+        if let Some(c) = &self.client {
+            builder = builder.client_cert(Some(c.parsed.clone()));
         }
         Ok(builder.build())
+    }
+
+    /// The SMTP client's settings for a server reached as `host` (checked against
+    /// `server_name` when set). The authority given replaces the built-in roots.
+    pub(crate) fn for_smtp(
+        &self,
+        host: &str,
+    ) -> Result<TlsParameters, lettre::transport::smtp::Error> {
+        let name = self.server_name.clone().unwrap_or_else(|| host.to_owned());
+        let mut builder =
+            TlsParameters::builder(name).dangerous_accept_invalid_certs(self.insecure_skip_verify);
+        if let Some(roots) = &self.roots {
+            builder = builder.certificate_store(CertificateStore::None);
+            for root in roots {
+                builder =
+                    builder.add_root_certificate(SmtpCertificate::from_der(root.der().to_vec())?);
+            }
+        }
+        if let Some(c) = &self.client {
+            builder = builder.identify_with(Identity::from_pem(&c.chain_pem, &c.key_pem)?);
+        }
+        builder.build()
     }
 }
 

@@ -8,10 +8,11 @@ use std::time::Duration;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Message, SmtpTransport, Transport};
 
-use crate::config::{EmailConfig, GlobalConfig};
+use crate::config::{EmailConfig, GlobalConfig, LoadedTls};
 use crate::deliver::DeliverError;
 use crate::payload::NotificationData;
 use crate::template::Templates;
@@ -105,6 +106,7 @@ pub fn message(
 pub fn send(
     global: &GlobalConfig,
     cfg: &EmailConfig,
+    tls: Option<&LoadedTls>,
     templates: &Templates,
     data: &NotificationData,
     timeout: Duration,
@@ -119,13 +121,20 @@ pub fn send(
         DeliverError::Permanent(format!("smarthost {smarthost:?} is not host:port"))
     })?;
     let require_tls = cfg.require_tls.unwrap_or(global.smtp_require_tls);
-    let mut builder = if port == 465 {
-        SmtpTransport::relay(&host).map_err(|e| permanent("smtp", e))?
-    } else if require_tls {
-        SmtpTransport::starttls_relay(&host).map_err(|e| permanent("smtp", e))?
-    } else {
-        SmtpTransport::builder_dangerous(host.clone())
-    };
+    let mut builder = SmtpTransport::builder_dangerous(host.clone());
+    if port == 465 || require_tls {
+        let params = match tls {
+            Some(tls) => tls.for_smtp(&host),
+            None => TlsParameters::new(host.clone()),
+        }
+        .map_err(|e| permanent("smtp tls_config", e))?;
+        // Implicit TLS on the SMTPS port, else STARTTLS, required.
+        builder = builder.tls(if port == 465 {
+            Tls::Wrapper(params)
+        } else {
+            Tls::Required(params)
+        });
+    }
     builder = builder.port(port).timeout(Some(timeout));
     let hello = cfg.hello.as_ref().or(global.smtp_hello.as_ref());
     builder = builder.hello_name(ClientId::Domain(

@@ -36,10 +36,15 @@ pub struct Agents {
 impl Agents {
     /// The agents `config`'s integrations need, each with the time-out `timeout`.
     pub fn new(config: &Config, timeout: Duration) -> Self {
+        // Settings that do not suit HTTP (refused when the configuration was validated,
+        // unless only email uses them) get no agent.
         let tls = config
             .tls
             .iter()
-            .map(|(raw, loaded)| (raw.clone(), agent_with_tls(timeout, loaded.clone())))
+            .filter_map(|(raw, loaded)| {
+                let settings = loaded.for_http("tls_config").ok()?;
+                Some((raw.clone(), agent_with_tls(timeout, settings)))
+            })
             .collect();
         Self {
             default: agent(timeout),

@@ -1,6 +1,7 @@
 //! Webhooks over HTTPS with `http_config.tls_config`, delivered to a real TLS server
-//! (Python's `http.server` behind OpenSSL) that demands a client certificate, with
-//! certificates made for the test; and Alertmanager's `amtool` accepting the same file.
+//! (Python's `http.server` behind OpenSSL) that demands a client certificate, and email
+//! over STARTTLS (`aiosmtpd`) with an email receiver's `tls_config`, with certificates
+//! made for the test; and Alertmanager's `amtool` accepting the same files.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +10,9 @@ use std::time::Duration;
 use tally_notify::clock::ManualClock;
 use tally_notify::deliver::{DeliverError, RetryPolicy};
 use tally_notify::{Alert, Config, Notifier, NotifierOptions};
-use tally_testkit::{find_program, https_requests, https_sink, run_with_input, TestPki};
+use tally_testkit::{
+    find_program, https_requests, https_sink, mails, run_with_input, smtp_sink_starttls, TestPki,
+};
 
 use crate::support::{at, labels, t0};
 
@@ -123,4 +126,55 @@ fn https_fails_without_the_right_certificates_and_skips_verification_when_told()
     let tls = format!("{tls}            insecure_skip_verify: true\n");
     deliver_one(load(dir.path(), &url, &tls)).expect("delivered without verifying");
     assert_eq!(https_requests(&sink).len(), 1, "{}", sink.log());
+}
+
+#[test]
+fn email_over_starttls_trusts_the_authority_of_its_tls_config() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pki = TestPki::generate(dir.path());
+    let smtp = smtp_sink_starttls(&pki);
+    // STARTTLS is required by default (smtp_require_tls).
+    let email = |tls: &str| {
+        let yaml = format!(
+            "global: {{ smtp_from: tally@example.org, smtp_smarthost: '127.0.0.1:{}' }}\n\
+             route: {{ receiver: ops, group_by: [alertname], group_wait: 0s }}\n\
+             receivers: [{{ name: ops, email_configs: [{{ to: ops@example.org{tls} }}] }}]\n",
+            smtp.port()
+        );
+        let path = dir.path().join("alertmanager.yml");
+        std::fs::write(&path, yaml).expect("writing the configuration");
+        Config::load(&path).unwrap_or_else(|e| panic!("configuration refused: {e}"))
+    };
+    let err = deliver_one(email("")).expect_err("the test authority is unknown");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(mails(&smtp).is_empty());
+    // The server's certificate names 127.0.0.1 and localhost, not mail.example.org.
+    let tls = format!(
+        ", tls_config: {{ ca_file: {}, server_name: mail.example.org }}",
+        pki.ca.display()
+    );
+    let err = deliver_one(email(&tls)).expect_err("wrong name");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    let tls = format!(
+        ", tls_config: {{ ca_file: {}, server_name: localhost }}",
+        pki.ca.display()
+    );
+    deliver_one(email(&tls)).expect("delivered over STARTTLS");
+    let got = mails(&smtp);
+    assert_eq!(got.len(), 1, "{}", smtp.log());
+    assert!(got[0].contains("Subject: [FIRING:1] Down"), "{}", got[0]);
+
+    let path = dir.path().join("alertmanager.yml");
+    let out = run_with_input(
+        &find_program("amtool"),
+        &["check-config", &path.to_string_lossy()],
+        b"",
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "amtool check-config: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
