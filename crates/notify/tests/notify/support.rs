@@ -7,6 +7,23 @@ use chrono::{DateTime, TimeZone, Utc};
 use tally_model::Labels;
 use tally_notify::{router, Config, Notifier, NotifierOptions};
 
+/// Asserts that Alertmanager's `amtool check-config` accepts the file at `path`.
+pub fn assert_amtool_accepts(path: &std::path::Path) {
+    let out = tally_testkit::run_with_input(
+        &tally_testkit::find_program("amtool"),
+        &["check-config", &path.to_string_lossy()],
+        b"",
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "amtool check-config {}: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fixed start time for clock-driven tests.
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)

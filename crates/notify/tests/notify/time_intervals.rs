@@ -1,12 +1,9 @@
 //! Routes muted and activated by time intervals, on a clock set by hand (t0 is Sunday
 //! 2026-03-01 12:00 UTC), and Alertmanager's `amtool` accepting the same file.
 
-use std::time::Duration;
-
 use tally_notify::{Alert, Config, Dispatcher};
-use tally_testkit::{find_program, run_with_input};
 
-use crate::support::{at, labels};
+use crate::support::{assert_amtool_accepts, at, labels};
 
 const CONFIG: &str = r#"
 route:
@@ -107,16 +104,5 @@ fn amtool_accepts_the_same_time_intervals() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("alertmanager.yml");
     std::fs::write(&path, CONFIG).expect("writing the configuration");
-    let out = run_with_input(
-        &find_program("amtool"),
-        &["check-config", &path.to_string_lossy()],
-        b"",
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "amtool check-config: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_amtool_accepts(&path);
 }

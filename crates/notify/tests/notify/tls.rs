@@ -10,11 +10,9 @@ use std::time::Duration;
 use tally_notify::clock::ManualClock;
 use tally_notify::deliver::{DeliverError, RetryPolicy};
 use tally_notify::{Alert, Config, Notifier, NotifierOptions};
-use tally_testkit::{
-    find_program, https_requests, https_sink, mails, run_with_input, smtp_sink_starttls, TestPki,
-};
+use tally_testkit::{https_requests, https_sink, mails, smtp_sink_starttls, TestPki};
 
-use crate::support::{at, labels, t0};
+use crate::support::{assert_amtool_accepts, at, labels, t0};
 
 /// Writes an Alertmanager file with one webhook receiver for `url` and `tls` (YAML lines
 /// of `tls_config`, indented by the caller; empty for none) into `dir` and loads it.
@@ -83,21 +81,7 @@ fn webhook_over_https_presents_the_client_certificate() {
     assert_eq!(body["commonLabels"]["alertname"], "Down");
 
     // Alertmanager's own checker accepts the same file.
-    let out = run_with_input(
-        &find_program("amtool"),
-        &[
-            "check-config",
-            &dir.path().join("alertmanager.yml").to_string_lossy(),
-        ],
-        b"",
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "amtool check-config: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_amtool_accepts(&dir.path().join("alertmanager.yml"));
 }
 
 #[test]
@@ -163,18 +147,5 @@ fn email_over_starttls_trusts_the_authority_of_its_tls_config() {
     let got = mails(&smtp);
     assert_eq!(got.len(), 1, "{}", smtp.log());
     assert!(got[0].contains("Subject: [FIRING:1] Down"), "{}", got[0]);
-
-    let path = dir.path().join("alertmanager.yml");
-    let out = run_with_input(
-        &find_program("amtool"),
-        &["check-config", &path.to_string_lossy()],
-        b"",
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "amtool check-config: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_amtool_accepts(&dir.path().join("alertmanager.yml"));
 }
