@@ -11,7 +11,7 @@ use tally_storage::{Series, Storage};
 use crate::annotations::Annotations;
 use crate::error::QueryError;
 use crate::eval::{Context, Evaluator, Mat, Val};
-use crate::plan::{plan, Node};
+use crate::plan::{plan, Node, MAX_TIME_MS};
 use crate::value::{Value, VectorSample};
 
 /// How an [`Engine`] evaluates queries.
@@ -99,10 +99,35 @@ pub fn parse_selector(text: &str) -> Result<Vec<Vec<tally_storage::Matcher>>, Qu
     }
 }
 
+/// Parses `text` with the `promql-parser` crate, turning a panic inside it into an error.
+/// It panics on some input (a range of `[1e30800]` overflows `Duration`); what a user
+/// typed must never take a thread down. Every caller of that parser goes through here.
+pub fn parse_expr(text: &str) -> Result<promql_parser::parser::Expr, String> {
+    std::panic::catch_unwind(|| promql_parser::parser::parse(text)).unwrap_or_else(|_| {
+        Err(
+            "the expression could not be parsed (a number or duration in it is out of range)"
+                .to_owned(),
+        )
+    })
+}
+
+/// Refuses an evaluation time past [`MAX_TIME_MS`] from the epoch (about 285,000 years),
+/// so that no time computed from it can overflow.
+fn check_time(what: &str, ms: i64) -> Result<(), QueryError> {
+    if ms.checked_abs().is_some_and(|a| a <= MAX_TIME_MS) {
+        Ok(())
+    } else {
+        Err(QueryError::InvalidRange(format!(
+            "{what} {}s is out of range",
+            ms / 1000
+        )))
+    }
+}
+
 impl Query {
     /// Parses `text` as a PromQL expression.
     pub fn parse(text: &str) -> Result<Self, QueryError> {
-        let expr = promql_parser::parser::parse(text).map_err(|message| QueryError::Parse {
+        let expr = parse_expr(text).map_err(|message| QueryError::Parse {
             message,
             position: None,
         })?;
@@ -213,6 +238,7 @@ impl Engine {
         time_ms: i64,
         opts: &QueryOptions,
     ) -> Result<QueryResult, QueryError> {
+        check_time("time", time_ms)?;
         let ctx = self.context(storage, query, time_ms, time_ms, false, opts);
         let mut ev = Evaluator::new(&ctx, time_ms, time_ms, 1);
         let val = ev.eval_root(&query.node)?;
@@ -265,6 +291,8 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".to_owned(),
             ));
         }
+        check_time("start", start_ms)?;
+        check_time("end", end_ms)?;
         if end_ms < start_ms {
             return Err(QueryError::InvalidRange(
                 "end timestamp must not be before start time".to_owned(),

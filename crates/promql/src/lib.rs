@@ -66,7 +66,7 @@ mod value;
 
 pub use annotations::{Annotation, AnnotationKind, Annotations};
 pub use engine::{
-    parse_selector, CancelToken, Engine, EngineConfig, Query, QueryOptions, QueryResult,
+    parse_expr, parse_selector, CancelToken, Engine, EngineConfig, Query, QueryOptions, QueryResult,
 };
 pub use error::{Position, QueryError, Side};
 pub use value::{format_float, Value, VectorSample};

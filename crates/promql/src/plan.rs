@@ -374,24 +374,52 @@ struct Planner<'a> {
     seen_calls: HashMap<String, usize>,
 }
 
+/// The largest duration, offset or `@` time a query may name, in milliseconds (2^53,
+/// about 285,000 years; Prometheus' own durations end at 292 years). Bounding them keeps
+/// every time computed from them far from `i64`'s limits.
+pub(crate) const MAX_TIME_MS: i64 = 1 << 53;
+
 fn millis(d: &Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn offset_ms(o: &Option<Offset>) -> i64 {
-    match o {
-        None => 0,
-        Some(Offset::Pos(d)) => millis(d),
-        Some(Offset::Neg(d)) => -millis(d),
+/// A range or step, refused past [`MAX_TIME_MS`].
+fn span_ms(d: &Duration, what: &str) -> Result<i64, QueryError> {
+    let ms = millis(d);
+    if ms > MAX_TIME_MS {
+        return Err(parse_err(format!(
+            "{what} {}s is out of range",
+            d.as_secs()
+        )));
     }
+    Ok(ms)
 }
 
-fn at(a: &Option<AtModifier>) -> Option<At> {
-    a.as_ref().map(|a| match a {
-        AtModifier::Start => At::Start,
-        AtModifier::End => At::End,
-        AtModifier::At(t) => At::Time(system_time_ms(*t)),
+fn offset_ms(o: &Option<Offset>) -> Result<i64, QueryError> {
+    Ok(match o {
+        None => 0,
+        Some(Offset::Pos(d)) => span_ms(d, "offset")?,
+        Some(Offset::Neg(d)) => -span_ms(d, "offset")?,
     })
+}
+
+fn at(a: &Option<AtModifier>) -> Result<Option<At>, QueryError> {
+    a.as_ref()
+        .map(|a| match a {
+            AtModifier::Start => Ok(At::Start),
+            AtModifier::End => Ok(At::End),
+            AtModifier::At(t) => {
+                let ms = system_time_ms(*t);
+                if ms.abs() > MAX_TIME_MS {
+                    return Err(parse_err(format!(
+                        "timestamp out of bounds for @ modifier: {}",
+                        ms / 1000
+                    )));
+                }
+                Ok(At::Time(ms))
+            }
+        })
+        .transpose()
 }
 
 /// Milliseconds since the epoch, negative before it.
@@ -466,8 +494,8 @@ impl Planner<'_> {
         }
         Ok(Selector {
             alternatives,
-            offset_ms: offset_ms(&vs.offset),
-            at: at(&vs.at),
+            offset_ms: offset_ms(&vs.offset)?,
+            at: at(&vs.at)?,
         })
     }
 
@@ -482,14 +510,18 @@ impl Planner<'_> {
             Expr::VectorSelector(vs) => Node::Selector(self.selector(vs)?),
             Expr::MatrixSelector(ms) => Node::Matrix {
                 sel: self.selector(&ms.vs)?,
-                range_ms: millis(&ms.range),
+                range_ms: span_ms(&ms.range, "range")?,
             },
             Expr::Subquery(sq) => Node::Subquery {
                 expr: Box::new(self.node(&sq.expr)?),
-                range_ms: millis(&sq.range),
-                step_ms: sq.step.as_ref().map(millis),
-                offset_ms: offset_ms(&sq.offset),
-                at: at(&sq.at),
+                range_ms: span_ms(&sq.range, "subquery range")?,
+                step_ms: sq
+                    .step
+                    .as_ref()
+                    .map(|d| span_ms(d, "subquery step"))
+                    .transpose()?,
+                offset_ms: offset_ms(&sq.offset)?,
+                at: at(&sq.at)?,
             },
             Expr::Binary(b) => {
                 let op = BinOp::from_token(b.op.id())

@@ -96,12 +96,15 @@ impl Evaluator<'_> {
             }
             None => (self.start, self.end),
         };
-        let bound = base_start - offset_ms - range_ms;
+        // Saturating: nested subqueries each move the window back by their range.
+        let bound = base_start
+            .saturating_sub(offset_ms)
+            .saturating_sub(range_ms);
         let mut start = step * (bound / step);
         if start <= bound {
             start += step;
         }
-        let end = base_end - offset_ms;
+        let end = base_end.saturating_sub(offset_ms);
         let saved = (self.start, self.end, self.interval);
         (self.start, self.end, self.interval) = (start, end, step);
         let result = self.eval_mat(expr);
@@ -129,8 +132,11 @@ impl Evaluator<'_> {
                 if k % 4096 == 4095 {
                     self.check_time()?;
                 }
-                let reft = arg.at.map_or(t, |a| self.at_time(a)) - arg.offset_ms;
-                let w = windows.next(points, reft - arg.range_ms, reft);
+                let reft = arg
+                    .at
+                    .map_or(t, |a| self.at_time(a))
+                    .saturating_sub(arg.offset_ms);
+                let w = windows.next(points, reft.saturating_sub(arg.range_ms), reft);
                 if w.is_empty() {
                     continue;
                 }

@@ -15,7 +15,9 @@ impl Evaluator<'_> {
     /// The time a selector reads at for step `ts`: its `@` time (or the step) minus its
     /// offset.
     pub(crate) fn ref_time(&self, sel: &Selector, ts: i64) -> i64 {
-        sel.at.map_or(ts, |a| self.at_time(a)) - sel.offset_ms
+        sel.at
+            .map_or(ts, |a| self.at_time(a))
+            .saturating_sub(sel.offset_ms)
     }
 
     /// The earliest and latest reference time of `sel` over the steps.
@@ -61,7 +63,7 @@ impl Evaluator<'_> {
     fn sample_at(&self, samples: &[Sample], next: &mut usize, reft: i64) -> Option<Sample> {
         *next = skip_while(samples, *next, |s| s.timestamp_ms <= reft);
         let s = *samples.get(next.checked_sub(1)?)?;
-        if s.timestamp_ms <= reft - self.ctx.lookback_ms || is_stale_nan(s.value) {
+        if s.timestamp_ms <= reft.saturating_sub(self.ctx.lookback_ms) || is_stale_nan(s.value) {
             return None;
         }
         Some(s)
@@ -76,7 +78,7 @@ impl Evaluator<'_> {
         timestamps: bool,
     ) -> Result<Mat, QueryError> {
         let (lo, hi) = self.ref_bounds(sel);
-        let raw = self.select(sel, lo - self.ctx.lookback_ms + 1, hi)?;
+        let raw = self.select(sel, lo.saturating_sub(self.ctx.lookback_ms) + 1, hi)?;
         let mut out = Vec::with_capacity(raw.len());
         for series in raw {
             self.check_time()?;
@@ -124,7 +126,7 @@ impl Evaluator<'_> {
         range_ms: i64,
     ) -> Result<Vec<(tally_model::Labels, Vec<Point>)>, QueryError> {
         let (lo, hi) = self.ref_bounds(sel);
-        let raw = self.select(sel, lo - range_ms + 1, hi)?;
+        let raw = self.select(sel, lo.saturating_sub(range_ms) + 1, hi)?;
         Ok(raw
             .into_iter()
             .map(|s| {
@@ -152,7 +154,7 @@ impl Evaluator<'_> {
         let reft = self.ref_time(sel, self.start);
         let mut out = Vec::new();
         for (labels, points) in self.select_range(sel, range_ms)? {
-            let window = window(&points, reft - range_ms, reft);
+            let window = window(&points, reft.saturating_sub(range_ms), reft);
             if window.is_empty() {
                 continue;
             }

@@ -424,7 +424,7 @@ fn time_or_zero(ms: Option<i64>) -> String {
 /// The expression as Prometheus prints a parsed one (`up==0` → `up == 0`); the text as
 /// written if it does not parse.
 fn canonical(expr: &str) -> String {
-    promql_parser::parser::parse(expr).map_or_else(|_| expr.to_owned(), |e| e.to_string())
+    tally_promql::parse_expr(expr).map_or_else(|_| expr.to_owned(), |e| e.to_string())
 }
 
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)`: `1e+00`, `1.5e-07`, `NaN`, `+Inf`.

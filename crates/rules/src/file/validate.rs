@@ -195,7 +195,7 @@ fn promql_syntax_error(text: &str) -> Option<String> {
     match Query::parse(text) {
         Err(QueryError::Parse { message, .. }) => {
             let prometheus_2 =
-                text.contains("holt_winters") && promql_parser::parser::parse(text).is_ok();
+                text.contains("holt_winters") && tally_promql::parse_expr(text).is_ok();
             (!prometheus_2).then_some(message)
         }
         _ => None,

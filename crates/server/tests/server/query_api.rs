@@ -115,6 +115,15 @@ async fn bad_input_gets_prometheus_errors() {
             "not a series selector",
         ),
         ("/api/v1/query?query=up&timeout=soon", "\"timeout\""),
+        (
+            "/api/v1/query?query=up&time=1e300",
+            "time 9223372036854775s is out of range",
+        ),
+        (
+            "/api/v1/query?query=up%20@%20-1e308",
+            "out of bounds for @ modifier",
+        ),
+        ("/api/v1/query?query=up[1e30800]", "could not be parsed"),
     ] {
         let a = h.get(uri).await;
         assert_eq!(a.status, 400, "{uri}: {}", a.text());
