@@ -56,6 +56,7 @@ mod harness;
 mod history;
 mod http;
 mod live;
+mod mutated_requests;
 mod process;
 mod prometheus;
 mod prometheus_remote_write;
