@@ -104,7 +104,10 @@ fn mutated_corpus_file() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // Bounded by TALLY_FUZZ_CASES like the other fuzzing properties (default 256).
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("TALLY_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    ))]
 
     #[test]
     fn mutated_rule_files_never_panic(bytes in mutated_corpus_file()) {
