@@ -210,3 +210,120 @@ fn extreme_times_are_accepted_or_refused_without_panicking() {
     n.write_metrics(&mut metrics);
     n.shutdown().expect("shutdown");
 }
+
+/// Pieces of Go's template language and of Alertmanager's data, so random texts reach
+/// deep into the template engine.
+const TEMPLATE: &[&str] = &[
+    "{{",
+    "}}",
+    "{{-",
+    "-}}",
+    " ",
+    "\n",
+    ".",
+    ".Receiver",
+    ".Status",
+    ".Alerts",
+    ".Alerts.Firing",
+    ".Alerts.Resolved",
+    ".GroupLabels",
+    ".CommonLabels",
+    ".CommonAnnotations",
+    ".ExternalURL",
+    ".Labels",
+    ".Annotations",
+    ".StartsAt",
+    ".EndsAt",
+    ".Fingerprint",
+    "$",
+    "$x",
+    ":=",
+    "=",
+    "|",
+    "(",
+    ")",
+    "\"s\"",
+    "`r`",
+    "'c'",
+    "1",
+    "-2.5",
+    "1e9",
+    "nil",
+    "true",
+    "if",
+    "else",
+    "end",
+    "range",
+    "with",
+    "define",
+    "template",
+    "\"t\"",
+    "block",
+    "index",
+    "len",
+    "printf",
+    "\"%d\"",
+    "\"%*s\"",
+    "\"%v\"",
+    "toUpper",
+    "toLower",
+    "title",
+    "join",
+    "match",
+    "reReplaceAll",
+    "safeHtml",
+    "html",
+    "js",
+    "urlquery",
+    "slice",
+    "eq",
+    "ne",
+    "lt",
+    "and",
+    "or",
+    "not",
+    "call",
+    "break",
+    "continue",
+    ".SortedPairs",
+    ".Names",
+    ".Values",
+    ".Remove",
+    "stringSlice",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn notification_templates_render_or_fail_without_panicking(
+        parts in proptest::collection::vec(proptest::sample::select(TEMPLATE), 0..24),
+    ) {
+        use tally_notify::payload::{AlertData, NotificationData};
+        let text = parts.concat();
+        let config = Config::parse("").expect("empty config");
+        let mut alert = tally_notify::Alert::firing(
+            tally_model::Labels::from_pairs([("alertname", "Down"), ("job", "api")])
+                .expect("labels"),
+            chrono::Utc::now(),
+        );
+        alert.annotations = tally_model::Labels::from_pairs([("summary", "api is down")])
+            .expect("annotations");
+        let data = NotificationData {
+            receiver: "team".into(),
+            alerts: vec![AlertData { resolved: false, alert, fingerprint: 7 }],
+            group_labels: tally_model::Labels::from_pairs([("alertname", "Down")])
+                .expect("labels"),
+            group_key: "{}:{alertname=\"Down\"}".into(),
+            external_url: "http://tally".into(),
+            truncated_alerts: 0,
+        };
+        let templates = config.templates();
+        let checked = templates.check("t", &text);
+        let rendered = templates.render("t", &text, &data);
+        // What does not parse cannot render.
+        if checked.is_err() {
+            prop_assert!(rendered.is_err());
+        }
+    }
+}
