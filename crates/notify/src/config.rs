@@ -119,12 +119,21 @@ fn yes() -> bool {
     true
 }
 
-/// HTTP client settings: Prometheus' `http_config` for authentication and TLS.
+/// HTTP client settings: Prometheus' `http_config` for authentication, TLS and proxies.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// TLS settings for `https` URLs: certificate authority, client certificate.
     pub tls_config: Option<TlsConfig>,
+    /// Send requests through this HTTP proxy (`http://[user:password@]host:port`).
+    pub proxy_url: Option<String>,
+    /// With `proxy_url`: comma-separated hosts reached directly (`host`, `.domain` for
+    /// its subdomains, `*` for all).
+    pub no_proxy: Option<String>,
+    /// Use the proxy the environment names (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`).
+    /// Off by default, as in Prometheus: without it the environment is ignored.
+    #[serde(default)]
+    pub proxy_from_environment: bool,
     /// HTTP basic authentication.
     pub basic_auth: Option<BasicAuth>,
     /// `Authorization: <type> <credentials>`.
@@ -156,7 +165,70 @@ pub struct Authorization {
     pub credentials: String,
 }
 
+/// The proxy settings of an `http_config`, as a key for the agents that apply them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProxySettings {
+    /// `proxy_url`.
+    pub url: Option<String>,
+    /// `no_proxy`.
+    pub no_proxy: Option<String>,
+    /// `proxy_from_environment`.
+    pub from_environment: bool,
+}
+
+impl ProxySettings {
+    /// The proxy to use, if any, or what is wrong with the settings.
+    pub fn build(&self) -> Result<Option<ureq::Proxy>, String> {
+        let Some(url) = &self.url else {
+            if self.no_proxy.is_some() {
+                return Err("no_proxy needs proxy_url".into());
+            }
+            return Ok(if self.from_environment {
+                ureq::Proxy::try_from_env()
+            } else {
+                None
+            });
+        };
+        if self.from_environment {
+            return Err("proxy_url and proxy_from_environment cannot both be set".into());
+        }
+        let parsed = ureq::Proxy::new(url)
+            .map_err(|e| format!("proxy_url {url:?} is not a proxy URL: {e}"))?;
+        let mut builder = ureq::Proxy::builder(parsed.protocol())
+            .host(parsed.host())
+            .port(parsed.port());
+        if let Some(user) = parsed.username() {
+            builder = builder.username(user);
+        }
+        if let Some(password) = parsed.password() {
+            builder = builder.password(password);
+        }
+        let entries = self.no_proxy.as_deref().unwrap_or("").split(',');
+        for entry in entries.map(str::trim).filter(|e| !e.is_empty()) {
+            if entry.contains('/') {
+                return Err(format!(
+                    "no_proxy entry {entry:?}: address ranges are not supported by tally, list hosts or .domains"
+                ));
+            }
+            builder = builder.no_proxy(entry);
+        }
+        builder
+            .build()
+            .map(Some)
+            .map_err(|e| format!("proxy_url {url:?}: {e}"))
+    }
+}
+
 impl HttpConfig {
+    /// Its proxy settings.
+    pub fn proxy(&self) -> ProxySettings {
+        ProxySettings {
+            url: self.proxy_url.clone(),
+            no_proxy: self.no_proxy.clone(),
+            from_environment: self.proxy_from_environment,
+        }
+    }
+
     /// The `Authorization` header value these settings call for, if any.
     pub fn authorization_header(&self) -> Option<String> {
         if let Some(auth) = &self.authorization {
@@ -350,6 +422,9 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let templates = Templates::load(&raw.templates, base)?;
         check_templates(&raw, &templates)?;
+        for (field, http) in http_configs(&raw) {
+            http.proxy().build().map_err(|m| invalid(field, m))?;
+        }
         let tls = load_tls(&raw, base)?;
         Ok(Self {
             source: String::new(),
@@ -414,28 +489,43 @@ fn compile_time_intervals(
     Ok(out)
 }
 
+/// Every `http_config` of the file with its field path: the global one, then each
+/// webhook's and Slack integration's.
+pub(crate) fn http_configs(raw: &NotifyConfig) -> Vec<(String, &HttpConfig)> {
+    let mut out = Vec::new();
+    if let Some(h) = &raw.global.http_config {
+        out.push(("global.http_config".to_owned(), h));
+    }
+    for (i, r) in raw.receivers.iter().enumerate() {
+        for (j, w) in r.webhook_configs.iter().enumerate() {
+            if let Some(h) = &w.http_config {
+                out.push((
+                    format!("receivers[{i}].webhook_configs[{j}].http_config"),
+                    h,
+                ));
+            }
+        }
+        for (j, s) in r.slack_configs.iter().enumerate() {
+            if let Some(h) = &s.http_config {
+                out.push((format!("receivers[{i}].slack_configs[{j}].http_config"), h));
+            }
+        }
+    }
+    out
+}
+
 /// Loads every `tls_config`: of each `http_config` (global and per receiver; checked to
 /// suit the HTTP client) and of each email receiver.
 fn load_tls(
     raw: &NotifyConfig,
     base: Option<&Path>,
 ) -> Result<HashMap<TlsConfig, LoadedTls>, ConfigError> {
-    let tls_of = |h: &Option<HttpConfig>| h.as_ref().and_then(|h| h.tls_config.clone());
     // (field, settings, used over HTTP)
-    let mut all = vec![(
-        "global.http_config.tls_config".to_owned(),
-        tls_of(&raw.global.http_config),
-        true,
-    )];
+    let mut all: Vec<(String, Option<TlsConfig>, bool)> = http_configs(raw)
+        .into_iter()
+        .map(|(field, h)| (format!("{field}.tls_config"), h.tls_config.clone(), true))
+        .collect();
     for (i, r) in raw.receivers.iter().enumerate() {
-        for (j, w) in r.webhook_configs.iter().enumerate() {
-            let field = format!("receivers[{i}].webhook_configs[{j}].http_config.tls_config");
-            all.push((field, tls_of(&w.http_config), true));
-        }
-        for (j, s) in r.slack_configs.iter().enumerate() {
-            let field = format!("receivers[{i}].slack_configs[{j}].http_config.tls_config");
-            all.push((field, tls_of(&s.http_config), true));
-        }
         for (j, e) in r.email_configs.iter().enumerate() {
             let field = format!("receivers[{i}].email_configs[{j}].tls_config");
             all.push((field, e.tls_config.clone(), false));

@@ -3,9 +3,9 @@
 //! killed by PID when dropped. A dev-dependency of `tally-cli`, `tally-server` and
 //! `tally-notify`; never published.
 //!
-//! The peers are Debian's `prometheus` (with `promtool`), `prometheus-pushgateway` and
-//! `prometheus-alertmanager` (with `amtool`), and Python 3 with the `prometheus_client`
-//! and `aiosmtpd` packages. `scripts/test` installs them; a missing one fails the test
+//! The peers are Debian's `prometheus` (with `promtool`), `prometheus-pushgateway`,
+//! `prometheus-alertmanager` (with `amtool`) and `tinyproxy`, and Python 3 with the
+//! `prometheus_client` and `aiosmtpd` packages. `scripts/test` installs them; a missing one fails the test
 //! with a message saying to run it. Nothing is skipped.
 //!
 //! # Layout
@@ -36,6 +36,7 @@
 //!   - `https.rs`: [`https_sink`] (Python's `http.server` behind OpenSSL, demanding a
 //!     client certificate) and [`https_requests`], what it accepted.
 //!   - `pki.rs`: [`TestPki`], certificates for the TLS peers.
+//!   - `proxy.rs`: [`http_proxy`], Debian's `tinyproxy`.
 //!
 //! Every wait is bounded ([`READY_TIMEOUT`] for readiness) and polls an external process
 //! (`poll.rs`, the one place that sleeps); nothing here sleeps to time the code under
@@ -82,6 +83,7 @@ mod pki;
 mod poll;
 mod program;
 mod prometheus;
+mod proxy;
 mod pushgateway;
 mod python_client;
 mod smtp;
@@ -96,6 +98,7 @@ pub use prometheus::{
     prometheus, prometheus_receiver, prometheus_scraping, prometheus_sending_alerts,
     prometheus_with_config, prometheus_with_rules,
 };
+pub use proxy::http_proxy;
 pub use pushgateway::pushgateway;
 pub use python_client::python_client;
 pub use smtp::{mails, smtp_sink, smtp_sink_starttls};

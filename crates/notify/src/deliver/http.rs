@@ -3,64 +3,93 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{Config, HttpConfig, TlsConfig};
+use crate::config::{http_configs, Config, HttpConfig, ProxySettings, TlsConfig};
 use crate::deliver::DeliverError;
 
-/// An agent with a per-request time-out that returns HTTP errors as responses, verifying
-/// servers against Mozilla's roots.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    // rustls, so building tally needs no system OpenSSL.
-    let tls = ureq::tls::TlsConfig::builder()
+/// The default TLS settings: rustls (building tally needs no system OpenSSL), servers
+/// verified against Mozilla's roots.
+fn default_tls() -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
-        .build();
-    agent_with_tls(timeout, tls)
+        .build()
 }
 
-fn agent_with_tls(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::Agent {
+/// An agent with a per-request time-out that returns HTTP errors as responses, with the
+/// default TLS settings and no proxy (the environment's is ignored, as in Prometheus).
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    build_agent(timeout, default_tls(), None)
+}
+
+fn build_agent(
+    timeout: Duration,
+    tls: ureq::tls::TlsConfig,
+    proxy: Option<ureq::Proxy>,
+) -> ureq::Agent {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .tls_config(tls)
+        .proxy(proxy)
         .build()
         .into()
 }
 
-/// One agent (connection pool) for the default TLS settings and one for each distinct
-/// `tls_config` of a configuration. Cloning is shallow: agents share their pools.
+/// What makes two `http_config`s need different agents.
+type AgentKey = (Option<TlsConfig>, ProxySettings);
+
+fn key(http: Option<&HttpConfig>) -> AgentKey {
+    http.map_or_else(Default::default, |h| (h.tls_config.clone(), h.proxy()))
+}
+
+/// One agent (connection pool) for requests without settings and one for each distinct
+/// combination of `tls_config` and proxy in a configuration. Cloning is shallow: agents
+/// share their pools.
 #[derive(Debug, Clone)]
 pub struct Agents {
     default: ureq::Agent,
-    tls: HashMap<TlsConfig, ureq::Agent>,
+    by_settings: HashMap<AgentKey, ureq::Agent>,
 }
 
 impl Agents {
     /// The agents `config`'s integrations need, each with the time-out `timeout`.
     pub fn new(config: &Config, timeout: Duration) -> Self {
-        // Settings that do not suit HTTP (refused when the configuration was validated,
-        // unless only email uses them) get no agent.
-        let tls = config
-            .tls
-            .iter()
-            .filter_map(|(raw, loaded)| {
-                let settings = loaded.for_http("tls_config").ok()?;
-                Some((raw.clone(), agent_with_tls(timeout, settings)))
-            })
-            .collect();
+        let mut by_settings = HashMap::new();
+        for (_, http) in http_configs(&config.raw) {
+            let key = key(Some(http));
+            if by_settings.contains_key(&key) {
+                continue;
+            }
+            // Settings the configuration's validation refused never get here; should
+            // one anyway, it gets no agent and its deliveries fail (see `get`).
+            let tls = match &key.0 {
+                None => Some(default_tls()),
+                Some(raw) => config
+                    .tls
+                    .get(raw)
+                    .and_then(|loaded| loaded.for_http("tls_config").ok()),
+            };
+            if let (Some(tls), Ok(proxy)) = (tls, key.1.build()) {
+                by_settings.insert(key, build_agent(timeout, tls, proxy));
+            }
+        }
         Self {
             default: agent(timeout),
-            tls,
+            by_settings,
         }
     }
 
-    /// The agent for requests made with `http` settings. A `tls_config` the
-    /// configuration did not load is refused rather than sent with default settings.
+    /// The agent for requests made with `http` settings. Settings the configuration
+    /// did not load are refused rather than sent with the defaults.
     pub fn get(&self, http: Option<&HttpConfig>) -> Result<&ureq::Agent, DeliverError> {
-        match http.and_then(|h| h.tls_config.as_ref()) {
-            None => Ok(&self.default),
-            Some(tls) => self.tls.get(tls).ok_or_else(|| {
-                DeliverError::Permanent("tls_config was not loaded with the configuration".into())
-            }),
+        let key = key(http);
+        if key == AgentKey::default() {
+            return Ok(&self.default);
         }
+        self.by_settings.get(&key).ok_or_else(|| {
+            DeliverError::Permanent(
+                "http_config (tls_config or proxy) was not loaded with the configuration".into(),
+            )
+        })
     }
 }
 

@@ -120,6 +120,22 @@ fn references_and_values_are_checked() {
             "the root route must not have mute or active time intervals",
         ),
         (
+            "receivers: [{name: a, webhook_configs: [{url: 'http://x/', http_config: {proxy_url: 'http://p:3128', proxy_from_environment: true}}]}]\n",
+            "receivers[0].webhook_configs[0].http_config: proxy_url and proxy_from_environment cannot both be set",
+        ),
+        (
+            "global: {http_config: {no_proxy: x}}\n",
+            "global.http_config: no_proxy needs proxy_url",
+        ),
+        (
+            "global: {http_config: {proxy_url: 'ftp://p'}}\n",
+            "global.http_config: proxy_url \"ftp://p\" is not a proxy URL",
+        ),
+        (
+            "global: {http_config: {proxy_url: 'http://p:3128', no_proxy: '10.0.0.0/8'}}\n",
+            "no_proxy entry \"10.0.0.0/8\": address ranges are not supported",
+        ),
+        (
             "time_intervals: [{name: x}]\nmute_time_intervals: [{name: x}]\n",
             "mute_time_intervals[0].name: time interval \"x\" is defined twice",
         ),

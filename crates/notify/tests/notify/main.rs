@@ -14,6 +14,7 @@ mod email;
 mod forward;
 mod fuzz;
 mod prometheus;
+mod proxy;
 mod slack;
 mod time_intervals;
 mod tls;
