@@ -2,16 +2,11 @@
 //! `tinyproxy` between tally and a recording HTTP server, its log showing what went
 //! through it.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use tally_notify::clock::ManualClock;
-use tally_notify::deliver::{DeliverError, RetryPolicy};
-use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_notify::Config;
 use tally_testkit::{free_port, http_proxy};
 
+use crate::support::assert_amtool_accepts;
 use crate::support::sink::Sink;
-use crate::support::{assert_amtool_accepts, at, labels, t0};
 
 /// A webhook to `url` with the `http_config` lines `http` (flow style, without braces).
 fn config(url: &str, http: &str) -> String {
@@ -21,30 +16,9 @@ fn config(url: &str, http: &str) -> String {
     )
 }
 
-/// Puts one alert and runs the timers once; failed attempts are retried for at most
-/// half a second.
-fn deliver_one(yaml: &str) -> Result<(), DeliverError> {
-    let clock = ManualClock::new(t0());
-    let options = NotifierOptions {
-        clock: Arc::new(clock.clone()),
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            deadline: Duration::from_millis(500),
-            attempt_timeout: Duration::from_secs(5),
-        },
-        workers: 1,
-        ..NotifierOptions::default()
-    };
+fn deliver_one(yaml: &str) -> Result<(), tally_notify::deliver::DeliverError> {
     let config = Config::parse(yaml).unwrap_or_else(|e| panic!("{yaml}\n=> {e}"));
-    let n = Notifier::new(config, options).expect("notifier starts");
-    n.put(vec![Alert::firing(labels(&[("alertname", "Down")]), at(0))])
-        .expect("room for the alert");
-    clock.set(at(1));
-    let mut outcomes = n.tick_blocking().expect("tick");
-    n.shutdown().expect("shutdown");
-    assert_eq!(outcomes.len(), 1, "one group, one delivery");
-    outcomes.remove(0).1
+    crate::support::deliver_one(config)
 }
 
 /// How many requests to `url`'s host and port went through the proxy (the client

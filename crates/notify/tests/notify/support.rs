@@ -7,6 +7,37 @@ use chrono::{DateTime, TimeZone, Utc};
 use tally_model::Labels;
 use tally_notify::{router, Config, Notifier, NotifierOptions};
 
+/// Puts one alert (`alertname="Down"`) into a notifier for `config`, runs the timers
+/// once and returns the one delivery's outcome. Failed attempts are retried for at most
+/// half a second.
+pub fn deliver_one(config: Config) -> Result<(), tally_notify::deliver::DeliverError> {
+    use std::sync::Arc;
+    use std::time::Duration;
+    let clock = tally_notify::clock::ManualClock::new(t0());
+    let options = NotifierOptions {
+        clock: Arc::new(clock.clone()),
+        retry: tally_notify::deliver::RetryPolicy {
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            deadline: Duration::from_millis(500),
+            attempt_timeout: Duration::from_secs(5),
+        },
+        workers: 1,
+        ..NotifierOptions::default()
+    };
+    let n = Notifier::new(config, options).expect("notifier starts");
+    n.put(vec![tally_notify::Alert::firing(
+        labels(&[("alertname", "Down")]),
+        at(0),
+    )])
+    .expect("room for the alert");
+    clock.set(at(1));
+    let mut outcomes = n.tick_blocking().expect("tick");
+    n.shutdown().expect("shutdown");
+    assert_eq!(outcomes.len(), 1, "one group, one delivery");
+    outcomes.remove(0).1
+}
+
 /// Asserts that Alertmanager's `amtool check-config` accepts the file at `path`.
 pub fn assert_amtool_accepts(path: &std::path::Path) {
     let out = tally_testkit::run_with_input(

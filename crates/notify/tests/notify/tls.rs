@@ -4,15 +4,11 @@
 //! made for the test; and Alertmanager's `amtool` accepting the same files.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
-use tally_notify::clock::ManualClock;
-use tally_notify::deliver::{DeliverError, RetryPolicy};
-use tally_notify::{Alert, Config, Notifier, NotifierOptions};
+use tally_notify::Config;
 use tally_testkit::{https_requests, https_sink, mails, smtp_sink_starttls, TestPki};
 
-use crate::support::{assert_amtool_accepts, at, labels, t0};
+use crate::support::{assert_amtool_accepts, deliver_one};
 
 /// Writes an Alertmanager file with one webhook receiver for `url` and `tls` (YAML lines
 /// of `tls_config`, indented by the caller; empty for none) into `dir` and loads it.
@@ -29,31 +25,6 @@ fn load(dir: &Path, url: &str, tls: &str) -> Config {
     let path = dir.join("alertmanager.yml");
     std::fs::write(&path, yaml).expect("writing the configuration");
     Config::load(&path).unwrap_or_else(|e| panic!("configuration refused: {e}"))
-}
-
-/// Puts one alert and runs the timers once, returning the delivery's outcome. Failed
-/// attempts are retried for at most half a second.
-fn deliver_one(config: Config) -> Result<(), DeliverError> {
-    let clock = ManualClock::new(t0());
-    let options = NotifierOptions {
-        clock: Arc::new(clock.clone()),
-        retry: RetryPolicy {
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            deadline: Duration::from_millis(500),
-            attempt_timeout: Duration::from_secs(5),
-        },
-        workers: 1,
-        ..NotifierOptions::default()
-    };
-    let n = Notifier::new(config, options).expect("notifier starts");
-    n.put(vec![Alert::firing(labels(&[("alertname", "Down")]), at(0))])
-        .expect("room for the alert");
-    clock.set(at(1));
-    let mut outcomes = n.tick_blocking().expect("tick");
-    n.shutdown().expect("shutdown");
-    assert_eq!(outcomes.len(), 1, "one group, one delivery");
-    outcomes.remove(0).1
 }
 
 #[test]
