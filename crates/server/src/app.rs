@@ -121,6 +121,25 @@ impl App {
         *self.tsdb_recovery.lock() = Some(report);
     }
 
+    /// tally's own metrics, as `GET /metrics` serves them after the aggregated view and
+    /// the history stores them: the registry (its gateway gauges set from `source`
+    /// first, so they are current whoever asks) and the rule and notifier metrics.
+    pub fn own_metrics(
+        &self,
+        source: &tally_gateway::ViewSource,
+    ) -> Vec<tally_model::MetricFamily> {
+        self.metrics.groups.set(source.group_count() as f64);
+        self.metrics.series.set(source.series_count() as f64);
+        let mut families = self.metrics.registry.gather();
+        let mut text = String::new();
+        self.alerting.write_metrics(&mut text);
+        match tally_model::expfmt::parse(text.as_bytes(), tally_model::expfmt::Format::Text) {
+            Ok(more) => families.extend(more),
+            Err(e) => tracing::error!(error = %e, "rule and notifier metrics are malformed"),
+        }
+        families
+    }
+
     /// Writes one round of the aggregated view (and tally's own metrics, and with
     /// `store_group_series` every group's series) to the time-series database.
     pub fn sample_history(
@@ -137,7 +156,7 @@ impl App {
             .store_group_series
             .then(|| source.group_view());
         let mut series = flatten(&aggregated, None);
-        series.extend(flatten(&self.metrics.registry.gather(), None));
+        series.extend(flatten(&self.own_metrics(&source), None));
         if let Some(groups) = groups {
             series.extend(flatten(&groups, Some(GROUP_VIEW_LABEL)));
         }

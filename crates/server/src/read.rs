@@ -28,16 +28,8 @@ fn exposition(headers: &HeaderMap, families: &[MetricFamily]) -> Response {
 pub async fn aggregated(State(app): State<App>, headers: HeaderMap) -> Response {
     // Only the copy is made under the lock; pushes go on while the view is built.
     let source = app.gateway.lock().view_source();
-    app.metrics.groups.set(source.group_count() as f64);
-    app.metrics.series.set(source.series_count() as f64);
     let mut families = source.aggregated();
-    families.extend(app.metrics.registry.gather());
-    let mut text = String::new();
-    app.alerting.write_metrics(&mut text);
-    match expfmt::parse(text.as_bytes(), expfmt::Format::Text) {
-        Ok(more) => families.extend(more),
-        Err(e) => tracing::error!(error = %e, "rule and notifier metrics are malformed"),
-    }
+    families.extend(app.own_metrics(&source));
     exposition(&headers, &families)
 }
 

@@ -155,6 +155,25 @@ async fn aggregated_view_is_stored_every_round_with_staleness_markers() {
         "tally's own metrics are stored too: {:?}",
         own.keys().collect::<Vec<_>>()
     );
+    // The gateway's gauges are current in every round, though nothing asked for
+    // `/metrics` (they used to be set only there), and the rule and notifier metrics
+    // are stored as well.
+    assert_eq!(
+        own.get(&key(&[("__name__", "tally_gateway_groups")])),
+        Some(
+            &["0:3", "15:3", "30:2", "45:1", "60:1", "75:2"]
+                .map(String::from)
+                .to_vec()
+        )
+    );
+    assert!(
+        own.contains_key(&key(&[(
+            "__name__",
+            "tally_rules_config_last_reload_successful"
+        )])),
+        "{:?}",
+        own.keys().collect::<Vec<_>>()
+    );
     let own_at_60 = own
         .values()
         .filter(|s| s.iter().any(|x| x.starts_with("60:")))
