@@ -60,6 +60,18 @@ fn storage() -> MemStorage {
         put(Labels::from_pairs(pushes).unwrap(), 3.0 * n);
         put(own("tally_tsdb_head_series"), 120.0);
         put(own("tally_remote_write_samples_appended_total"), 1500.0 * n);
+        let sent = [
+            ("__name__", "tally_notifications_total"),
+            ("integration", "webhook"),
+            ("receiver", "team"),
+        ];
+        put(Labels::from_pairs(sent).unwrap(), 1.5 * n);
+        let failed = [
+            ("__name__", "tally_notifications_failed_total"),
+            ("integration", "webhook"),
+            ("receiver", "team"),
+        ];
+        put(Labels::from_pairs(failed).unwrap(), 0.15 * n);
     }
     app.commit().unwrap();
     db
@@ -91,6 +103,8 @@ fn expected(title: &str, ref_id: &str) -> f64 {
         ("Pushes per second", _) => 0.2,
         ("Stored series and remote_write", "A") => 120.0,
         ("Stored series and remote_write", "B") => 100.0,
+        ("Notifications per second", "A") => 0.1,
+        ("Notifications per second", "B") => 0.01,
         other => panic!("no expected value for panel {other:?}: add one"),
     }
 }
@@ -148,7 +162,7 @@ fn every_panel_query_runs_and_shows_the_data() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 17, "every query of the dashboard");
+    assert_eq!(checked, 19, "every query of the dashboard");
     // The variables' queries ask for label values the data has.
     let vars = dashboard["templating"]["list"].as_array().unwrap();
     let queries: Vec<&str> = vars
